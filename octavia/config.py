@@ -30,7 +30,9 @@ def default_data_dir() -> Path:
 
 
 def default_config_file() -> Path:
-    return Path(os.environ.get("OCTAVIA_CONFIG") or Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml")
+    return Path(
+        os.environ.get("OCTAVIA_CONFIG") or Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+    )
 
 
 class Settings(BaseSettings):
@@ -40,13 +42,17 @@ class Settings(BaseSettings):
 
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Models and downloads.")
     data_dir: Path = Field(default_factory=default_data_dir, description="Databases and server files.")
-    ffmpeg: str | None = Field(None, description="Path to an ffmpeg binary (default: PATH, then the bundled one).")
+    ffmpeg: str | None = Field(
+        None, description="Path to an ffmpeg binary (default: PATH, then the bundled one)."
+    )
     offline: bool = Field(False, description="Never download models; use only local files and packs.")
 
     # Engines
     device: Device = "auto"
     compute_type: str = "default"
-    whisper_model: str = Field("auto", description="Whisper size name (tiny, base, small, ...) or a directory.")
+    whisper_model: str = Field(
+        "auto", description="Whisper size name (tiny, base, small, ...) or a directory."
+    )
     translator: str = Field("auto", description="auto | marian | hf | whisper")
     tts: str = Field("auto", description="auto | coqui | piper | tts-server")
 

@@ -35,9 +35,7 @@ def find_ffmpeg(configured: str | None = None) -> str:
     if configured:
         path = shutil.which(configured) or (configured if Path(configured).is_file() else None)
         if path is None:
-            raise MissingDependency(
-                f"The configured ffmpeg {configured!r} does not exist.", _FFMPEG_HINT
-            )
+            raise MissingDependency(f"The configured ffmpeg {configured!r} does not exist.", _FFMPEG_HINT)
         return path
     on_path = shutil.which("ffmpeg")
     if on_path:
@@ -73,12 +71,8 @@ class FFmpeg:
         if proc.returncode != 0:
             detail = _last_lines(proc.stderr)
             if "No space left on device" in proc.stderr:
-                raise FFmpegError(
-                    f"{what} failed: the disk is full.", "Free some disk space and run again."
-                )
-            raise FFmpegError(
-                f"{what} failed: {detail}", "Check that the input is a valid media file."
-            )
+                raise FFmpegError(f"{what} failed: the disk is full.", "Free some disk space and run again.")
+            raise FFmpegError(f"{what} failed: {detail}", "Check that the input is a valid media file.")
 
 
 def _last_lines(text: str, n: int = 3) -> str:
