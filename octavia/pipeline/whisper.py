@@ -1,0 +1,236 @@
+"""Whisper through faster-whisper (CTranslate2): transcription, and speech → English translation.
+
+One class, :class:`WhisperEngine`, holds one loaded model and serves both protocols
+(:class:`~octavia.pipeline.engines.Transcriber` and
+:class:`~octavia.pipeline.engines.SpeechTranslator`), so a dub to English needs one model
+in memory, not two. Segments are consumed lazily from faster-whisper's generator, so
+progress is reported as the audio is decoded.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from octavia.errors import EngineError, InputError, ModelNotAvailable
+from octavia.pipeline.models import ModelResolver, ModelSpec, ResolvedModel
+from octavia.pipeline.progress import ProgressCallback, ProgressEvent
+from octavia.types import Segment, Transcript, Word
+
+log = logging.getLogger(__name__)
+
+#: Size names faster-whisper knows, and where they are downloaded from.
+SIZES: dict[str, str] = {
+    "tiny": "Systran/faster-whisper-tiny",
+    "tiny.en": "Systran/faster-whisper-tiny.en",
+    "base": "Systran/faster-whisper-base",
+    "base.en": "Systran/faster-whisper-base.en",
+    "small": "Systran/faster-whisper-small",
+    "small.en": "Systran/faster-whisper-small.en",
+    "medium": "Systran/faster-whisper-medium",
+    "medium.en": "Systran/faster-whisper-medium.en",
+    "large-v1": "Systran/faster-whisper-large-v1",
+    "large-v2": "Systran/faster-whisper-large-v2",
+    "large-v3": "Systran/faster-whisper-large-v3",
+    "turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+    "distil-large-v3": "Systran/faster-distil-whisper-large-v3",
+}
+#: Best first; "auto" takes the first one available locally, else downloads DEFAULT_DOWNLOAD.
+PREFERENCE = ("large-v3", "turbo", "medium", "small", "base", "tiny")
+DEFAULT_DOWNLOAD = "small"
+REQUIRED_FILES = ("model.bin", "config.json")
+
+
+def whisper_spec(name: str) -> ModelSpec:
+    if name not in SIZES:
+        raise InputError(
+            f"Unknown Whisper model {name!r}.",
+            f"Use one of: {', '.join(SIZES)}; or pass a directory holding a CTranslate2 Whisper model.",
+        )
+    return ModelSpec(
+        engine="whisper",
+        name=name,
+        repo_id=SIZES[name],
+        licence="MIT",
+        description=f"OpenAI Whisper {name} (CTranslate2 conversion)",
+        required_files=REQUIRED_FILES,
+    )
+
+
+def download_whisper(spec: ModelSpec, dest: Path) -> None:
+    from faster_whisper.utils import download_model
+
+    try:
+        download_model(spec.repo_id or spec.name, output_dir=str(dest))
+    except ValueError as exc:  # faster-whisper raises ValueError for unknown names
+        raise OSError(str(exc)) from exc
+
+
+def choose_model(resolver: ModelResolver, requested: str, language: str | None) -> ResolvedModel:
+    """Resolve ``requested`` (a size, a directory, or "auto") to a model on disk."""
+    if requested not in ("auto", "") and (Path(requested).expanduser().exists() or "/" in requested):
+        return resolver.resolve(ModelSpec("whisper", Path(requested).name, required_files=REQUIRED_FILES),
+                                user_path=requested)  # fmt: skip
+    if requested not in ("auto", ""):
+        return resolver.resolve(whisper_spec(requested), download=download_whisper)
+    names = list(PREFERENCE)
+    if language == "en":  # English-only models are fine, and better per size, for English speech
+        names = [n for p in PREFERENCE for n in (f"{p}.en", p) if n in SIZES]
+    for name in names:
+        spec = whisper_spec(name)
+        if resolver.find_cached(spec) is not None or resolver.pack_for(spec) is not None:
+            return resolver.resolve(spec)
+    if resolver.offline:
+        raise ModelNotAvailable(
+            "No Whisper model is on this machine, and it is offline.",
+            "Install the offline packs with `pip install 'octavia[offline]'`, or run "
+            f"`octavia models pull whisper {DEFAULT_DOWNLOAD}` on a connected machine.",
+        )
+    return resolver.resolve(whisper_spec(DEFAULT_DOWNLOAD), download=download_whisper)
+
+
+def pick_device(device: str, compute_type: str, *, cuda_devices: int | None = None) -> tuple[str, str]:
+    """Turn ``auto``/``default`` into a concrete (device, compute_type).
+
+    ``cuda_devices`` is injectable so the choice is testable without a GPU.
+    """
+    if cuda_devices is None:
+        import ctranslate2
+
+        cuda_devices = ctranslate2.get_cuda_device_count()
+    if device == "auto":
+        device = "cuda" if cuda_devices > 0 else "cpu"
+    elif device == "cuda" and cuda_devices == 0:
+        raise InputError(
+            "--device cuda was asked for, but CTranslate2 sees no CUDA device.",
+            "Use --device cpu, or install the NVIDIA driver with CUDA 12 and cuDNN 9 (see the README).",
+        )
+    if compute_type in ("default", "auto", ""):
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+class WhisperEngine:
+    """A loaded faster-whisper model: a Transcriber and a SpeechTranslator."""
+
+    def __init__(
+        self,
+        model: ResolvedModel,
+        *,
+        device: str = "auto",
+        compute_type: str = "default",
+        vad_filter: bool = True,
+        beam_size: int = 5,
+        cpu_threads: int = 0,
+    ) -> None:
+        self.model_info = model
+        self.device, self.compute_type = pick_device(device, compute_type)
+        self.vad_filter = vad_filter
+        self.beam_size = beam_size
+        self._model = self._load(model.path, cpu_threads)
+
+    def _load(self, path: Path, cpu_threads: int) -> Any:
+        from faster_whisper import WhisperModel
+
+        try:
+            return WhisperModel(
+                str(path), device=self.device, compute_type=self.compute_type, cpu_threads=cpu_threads
+            )
+        except RuntimeError as exc:
+            if self.device == "cuda":
+                # Typically libcublas/cuDNN missing: fall back rather than failing a long batch.
+                log.warning("CUDA load failed (%s); falling back to CPU int8.", exc)
+                self.device, self.compute_type = "cpu", "int8"
+                return WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
+            raise EngineError(f"Whisper model at {path} could not be loaded: {exc}") from exc
+        except ValueError as exc:  # unsupported compute type for the device
+            raise InputError(
+                f"Whisper could not load with compute type {self.compute_type!r}: {exc}"
+            ) from exc
+
+    @property
+    def engine_id(self) -> str:
+        return f"faster-whisper:{self.model_info.spec.name}:{self.model_info.path}:{self.compute_type}"
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self._model.model.is_multilingual)
+
+    def transcribe(
+        self,
+        audio: Path,
+        *,
+        language: str | None = None,
+        word_timestamps: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        if language and language != "en" and not self.multilingual:
+            raise InputError(
+                f"The Whisper model {self.model_info.spec.name!r} understands English only, not {language!r}.",
+                "Use a multilingual model such as base or small (--model base).",
+            )
+        return self._run(audio, "transcribe", language, word_timestamps, progress, stage="transcribe")
+
+    def translate_speech(
+        self, audio: Path, *, language: str | None = None, progress: ProgressCallback | None = None
+    ) -> Transcript:
+        if not self.multilingual:
+            raise InputError(
+                f"The Whisper model {self.model_info.spec.name!r} is English-only and cannot translate speech.",
+                "Use a multilingual model such as base or small (--model base).",
+            )
+        result = self._run(audio, "translate", language, True, progress, stage="translate")
+        return Transcript(
+            language="en",
+            segments=result.segments,
+            duration=result.duration,
+            language_probability=result.language_probability,
+            model=result.model,
+        )
+
+    def detect_language(self, audio: Path) -> tuple[str, float]:
+        _, info = self._model.transcribe(str(audio), beam_size=1, vad_filter=self.vad_filter)
+        return info.language, info.language_probability
+
+    def _run(
+        self,
+        audio: Path,
+        task: str,
+        language: str | None,
+        word_timestamps: bool,
+        progress: ProgressCallback | None,
+        *,
+        stage: str,
+    ) -> Transcript:
+        segments_iter, info = self._model.transcribe(
+            str(audio),
+            task=task,
+            language=language,
+            beam_size=self.beam_size,
+            vad_filter=self.vad_filter,
+            word_timestamps=word_timestamps,
+            condition_on_previous_text=False,  # avoids repetition loops on long media
+        )
+        total = float(info.duration)
+        segments: list[Segment] = []
+        for s in segments_iter:
+            text = s.text.strip()
+            if text:
+                words = tuple(
+                    Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+                    for w in (s.words or ())
+                )
+                segments.append(Segment(start=float(s.start), end=float(s.end), text=text, words=words))
+            if progress:
+                progress(ProgressEvent(stage, min(float(s.end), total), total))
+        if progress:
+            progress(ProgressEvent(stage, total, total))
+        source_lang = info.language
+        return Transcript(
+            language=source_lang,
+            segments=tuple(segments),
+            duration=total,
+            language_probability=float(info.language_probability),
+            model=self.model_info.spec.name,
+        )
