@@ -1,0 +1,3 @@
+from octavia.cli.app import main
+
+main()

@@ -1,0 +1,102 @@
+"""``octavia subtitle``: speech in audio/video files → SRT, WebVTT and ASS subtitles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from octavia.cli.batch import expand_inputs, parse_list, run_batch
+
+# Options shared with other media commands live here so each is declared once.
+LANGUAGE = typer.Option(
+    None, "--language", "-l", help="Spoken language (ISO 639-1, e.g. en). Default: detect."
+)
+MODEL = typer.Option(
+    None, "--model", "-m", help="Whisper size (tiny, base, small, ...), a model directory, or auto."
+)
+DEVICE = typer.Option(None, "--device", help="auto, cpu or cuda.")
+COMPUTE_TYPE = typer.Option(
+    None, "--compute-type", help="CTranslate2 compute type: int8, float16, ... (default: per device)."
+)
+OUT_DIR = typer.Option(None, "--out-dir", "-o", help="Where outputs go (default: next to each input).")
+WORK_DIR = typer.Option(
+    None, "--work-dir", help="Checkpoints (default: OUT_DIR/.octavia). Re-runs resume from here."
+)
+JSON = typer.Option(False, "--json", help="Print a machine-readable summary on stdout.")
+OFFLINE = typer.Option(None, "--offline/--online", help="Never download models (default: OCTAVIA_OFFLINE).")
+TRANSLATOR = typer.Option(
+    None, "--translator", help="auto, marian, hf, apertium or whisper (speech → English)."
+)
+KEEP_TERMS = typer.Option(None, "--keep-terms", help="Comma-separated terms to keep untranslated.")
+
+
+def settings_from_flags(**flags: Any) -> Any:
+    from octavia.config import load_settings
+
+    return load_settings(**flags)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def subtitle(
+        files: list[str] = typer.Argument(..., help="Media files, directories or glob patterns."),
+        language: str | None = LANGUAGE,
+        to: str | None = typer.Option(None, "--to", "-t", help="Also write translated subtitles: es,fr,..."),
+        format: str = typer.Option("srt", "--format", "-f", help="Comma-separated: srt, vtt, ass."),
+        model: str | None = MODEL,
+        device: str | None = DEVICE,
+        compute_type: str | None = COMPUTE_TYPE,
+        out_dir: Path | None = OUT_DIR,
+        work_dir: Path | None = WORK_DIR,
+        as_json: bool = JSON,
+        offline: bool | None = OFFLINE,
+        translator: str | None = TRANSLATOR,
+        keep_terms: str | None = KEEP_TERMS,
+        vad: bool = typer.Option(
+            True, "--vad/--no-vad", help="Skip silence with Silero VAD before transcribing."
+        ),
+        max_chars: int = typer.Option(42, help="Characters per subtitle line."),
+        max_lines: int = typer.Option(2, help="Lines per cue."),
+        max_cps: float = typer.Option(17.0, help="Reading speed cap, characters per second."),
+        font: str = typer.Option("Arial", help="ASS font name."),
+        font_size: int = typer.Option(48, help="ASS font size."),
+        outline: float = typer.Option(2.0, help="ASS outline width."),
+    ) -> None:
+        """Transcribe speech into subtitles (SRT, WebVTT, ASS), optionally translated.
+
+        Finished stages are checkpointed: re-running after an interruption does not transcribe again.
+        Exit code 1 when any file failed (the others still complete).
+        """
+        from octavia.api import run
+        from octavia.pipeline.factory import Engines
+
+        settings = settings_from_flags(device=device, compute_type=compute_type, offline=offline)
+        engines = Engines(settings)
+        options = {
+            "whisper_model": model,
+            "translator": translator,
+            "keep_terms": parse_list(keep_terms),
+            "vad": vad,
+            "layout": {"max_chars_per_line": max_chars, "max_lines": max_lines, "max_cps": max_cps},
+            "ass_style": {"font_name": font, "font_size": font_size, "outline": outline},
+        }
+
+        def one(path: Path, progress: Any) -> dict[str, Any]:
+            out = out_dir or path.parent
+            result = run(
+                "subtitle", path, to=parse_list(to), language=language, formats=parse_list(format),
+                out_dir=out, work_dir=_work_dir(path, work_dir, out), settings=settings, engines=engines,
+                progress=progress, options=options,
+            )  # fmt: skip
+            return {**result.info, "outputs": {k: str(v) for k, v in result.outputs.items()}}
+
+        code = run_batch(expand_inputs(files), one, as_json=as_json, title="Subtitling")
+        raise typer.Exit(code)
+
+
+def _work_dir(path: Path, work_dir: Path | None, out: Path) -> Path:
+    from octavia.api import default_work_dir
+
+    return default_work_dir(path, out) if work_dir is None else work_dir / default_work_dir(path, out).name
