@@ -1,0 +1,54 @@
+"""faster-whisper for real, on real recorded speech, with the packed models."""
+
+from __future__ import annotations
+
+import pytest
+
+from octavia.errors import InputError
+from octavia.pipeline.whisper import WhisperEngine, choose_model, pick_device, whisper_spec
+from tests.conftest import SHORT_SPEECH, SPEECH, SPEECH_TEXT, content_words
+
+
+def test_device_choice_without_a_gpu() -> None:
+    assert pick_device("auto", "default", cuda_devices=0) == ("cpu", "int8")
+    assert pick_device("auto", "default", cuda_devices=1) == ("cuda", "float16")
+    assert pick_device("cpu", "float32", cuda_devices=1) == ("cpu", "float32")
+    with pytest.raises(InputError, match="no CUDA device"):
+        pick_device("cuda", "default", cuda_devices=0)
+
+
+def test_unknown_size_lists_the_known_ones() -> None:
+    with pytest.raises(InputError) as info:
+        whisper_spec("huge")
+    assert "'huge'" in info.value.message and "tiny" in (info.value.hint or "")
+
+
+def test_auto_prefers_multilingual_base_and_english_models_for_english(engines) -> None:  # type: ignore[no-untyped-def]
+    assert choose_model(engines.resolver, "auto", None).spec.name == "base"
+    assert choose_model(engines.resolver, "auto", "en").spec.name == "base"  # base outranks tiny.en
+    assert choose_model(engines.resolver, "tiny.en", "en").source == "pack"
+
+
+@pytest.mark.slow
+def test_transcribes_real_speech_with_word_timings(engines) -> None:  # type: ignore[no-untyped-def]
+    progress: list[float] = []
+    transcript = engines.whisper("base").transcribe(SPEECH, progress=lambda e: progress.append(e.completed))
+    assert transcript.language == "en" and (transcript.language_probability or 0) > 0.9
+    assert len(content_words(SPEECH_TEXT) - content_words(transcript.text)) <= 1
+    words = [w for s in transcript.segments for w in s.words]
+    assert len(words) >= 15
+    assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
+    assert all(0 <= w.start <= w.end <= 7.2 for w in words)
+    assert progress[-1] == pytest.approx(7.1, abs=0.01) and progress == sorted(progress)
+
+
+@pytest.mark.slow
+def test_english_only_model(engines) -> None:  # type: ignore[no-untyped-def]
+    engine: WhisperEngine = engines.whisper("tiny.en")
+    text = engine.transcribe(SPEECH, language="en").text.lower()
+    # tiny.en is the weakest model: most, not all, content words.
+    assert len(content_words(SPEECH_TEXT) - content_words(text)) <= 2, text
+    with pytest.raises(InputError, match="English only"):
+        engine.transcribe(SHORT_SPEECH, language="es")
+    with pytest.raises(InputError, match="cannot translate"):
+        engine.translate_speech(SHORT_SPEECH)
