@@ -74,11 +74,12 @@ def exit_code_for(error: OctaviaError) -> int:
 
 def print_error(error: OctaviaError) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True, highlight=False)
-    console.print(f"[bold red]Error:[/] {error.message}", markup=True)
+    console.print(f"[bold red]Error:[/] {escape(error.message)}")
     if error.hint:
-        console.print(f"[yellow]Hint:[/] {error.hint}", markup=True)
+        console.print(f"[yellow]Hint:[/] {escape(error.hint)}")
 
 
 def main(argv: list[str] | None = None) -> None:

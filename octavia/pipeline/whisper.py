@@ -234,3 +234,9 @@ class WhisperEngine:
             language_probability=float(info.language_probability),
             model=self.model_info.spec.name,
         )
+
+
+def catalogue() -> list[object]:
+    from octavia.pipeline.catalogue import CatalogueEntry
+
+    return [CatalogueEntry(whisper_spec(name), download_whisper) for name in SIZES]

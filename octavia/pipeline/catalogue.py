@@ -1,0 +1,85 @@
+"""What each engine can use: the models ``octavia models`` lists, pulls and removes.
+
+Each engine module that manages models exposes ``catalogue() -> list[CatalogueEntry]``;
+this module asks them lazily, so listing never loads a model or a heavy library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from octavia.errors import InputError
+from octavia.pipeline.models import Downloader, ModelResolver, ModelSpec, dir_size
+
+ENGINE_MODULES = {
+    "whisper": "octavia.pipeline.whisper",
+    "marian": "octavia.pipeline.marian",
+    "piper": "octavia.pipeline.piper",
+    "coqui": "octavia.pipeline.coqui",
+}
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    spec: ModelSpec
+    download: Downloader | None = None
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    entry: CatalogueEntry
+    source: str  # "cache" | "pack" | "missing"
+    path: Path | None
+    size: int | None
+
+    def to_dict(self) -> dict[str, object]:
+        spec = self.entry.spec
+        return {
+            "engine": spec.engine,
+            "model": spec.name,
+            "status": self.source,
+            "path": str(self.path) if self.path else None,
+            "size": self.size,
+            "licence": spec.licence,
+            "downloadable": self.entry.download is not None and spec.repo_id is not None,
+            "description": spec.description,
+        }
+
+
+def entries(engine: str | None = None) -> Iterator[CatalogueEntry]:
+    for name, module_name in ENGINE_MODULES.items():
+        if engine not in (None, name):
+            continue
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)
+        listing = getattr(module, "catalogue", None)
+        if listing is not None:
+            yield from listing()
+
+
+def find(engine: str, name: str) -> CatalogueEntry:
+    if engine not in ENGINE_MODULES:
+        raise InputError(f"Unknown engine {engine!r}.", f"Engines: {', '.join(ENGINE_MODULES)}.")
+    for entry in entries(engine):
+        if entry.spec.name == name:
+            return entry
+    known = ", ".join(e.spec.name for e in entries(engine))
+    raise InputError(f"Unknown {engine} model {name!r}.", f"Known {engine} models: {known or 'none'}.")
+
+
+def status(resolver: ModelResolver, entry: CatalogueEntry) -> ModelStatus:
+    cached = resolver.find_cached(entry.spec)
+    if cached is not None:
+        return ModelStatus(entry, "cache", cached, dir_size(cached))
+    pack = resolver.pack_for(entry.spec)
+    if pack is not None:
+        # A split pack is only assembled on use (or `pull`); report where its parts live.
+        size = getattr(pack, "size", None)
+        path = None if size else pack.materialize(entry.spec, resolver.cache_path(entry.spec))[0]  # type: ignore[attr-defined]
+        return ModelStatus(entry, "pack", path, size if size else dir_size(path) if path else None)
+    return ModelStatus(entry, "missing", None, None)
