@@ -81,6 +81,7 @@ RunOne = Callable[[Path, Callable[[Any], None]], dict[str, Any]]
 def run_batch(files: list[Path], run_one: RunOne, *, as_json: bool, title: str) -> int:
     """Run ``run_one(file, progress_callback) -> record`` for each file; return the exit code."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from octavia.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, print_error
@@ -105,7 +106,7 @@ def run_batch(files: list[Path], run_one: RunOne, *, as_json: bool, title: str) 
             except OctaviaError as error:
                 record = {"input": str(path), "status": "failed", "error": error.to_dict()}
                 if not as_json:
-                    err.print(f"[red]✗ {path}[/]")
+                    err.print(f"[red]✗ {escape(str(path))}[/]")
                     print_error(error)
             except KeyboardInterrupt:
                 err.print("Interrupted; finished stages are kept, re-run the same command to resume.")
