@@ -1,0 +1,282 @@
+"""Credits: an append-only ledger; a user's balance is the sum of their entries and never negative.
+
+Entry kinds and their sign:
+
+============ ====== =================================================================
+grant        +      operator or signup credits (``octavia admin credits grant``)
+purchase     +      a paid Polar order (reference = order id)
+reserve      −      the estimate, taken when a job is created (reference = job id)
+settle       +      on success: reserve − actual is given back (reference = job id)
+refund       +      on failure/cancel: the whole reservation back (reference = job id)
+adjustment   ±      operator corrections; also 0-amount notes of unrecovered clawbacks
+clawback     −      credits taken back after a Polar refund (never below zero)
+============ ====== =================================================================
+
+Idempotency comes from the unique ``(kind, reference)`` constraint: a second grant, reserve,
+settle or refund with the same reference changes nothing.
+
+Concurrency: everything that can lower a balance first calls :func:`lock_user`, which
+serialises writers per user. On PostgreSQL that is ``SELECT … FOR UPDATE`` on the user row
+(READ COMMITTED then makes the following SUM see every committed entry). On SQLite it is a
+no-op UPDATE of the user row, which takes the database write lock before the SUM is read;
+``Database.begin()`` already opens transactions with ``BEGIN IMMEDIATE``, and on a deferred
+transaction that has already read, SQLite refuses the write (SQLITE_BUSY) rather than let a
+stale read through — so neither path can overspend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from octavia.errors import InputError, InsufficientCredits
+from octavia.server.db import utcnow
+from octavia.server.pricing import estimate_cost
+from octavia.server.tables import credit_ledger, users
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+KINDS = ("grant", "purchase", "reserve", "settle", "refund", "adjustment", "clawback")
+_POSITIVE = {"grant", "purchase", "settle", "refund"}
+_NEGATIVE = {"reserve", "clawback"}
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: int
+    kind: str
+    amount: int
+    job_id: str | None
+    reference: str | None
+    note: str | None
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "amount": self.amount,
+            "job_id": self.job_id,
+            "reference": self.reference,
+            "note": self.note,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any], keys: Sequence[str]) -> bool:
+    """INSERT … ON CONFLICT (keys) DO NOTHING; True when the row was inserted.
+
+    Used instead of catching IntegrityError because on PostgreSQL a failed INSERT aborts the
+    whole transaction, and the caller's other writes must survive a duplicate.
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    return bool(conn.execute(stmt).rowcount == 1)
+
+
+def lock_user(conn: Connection, user_id: str) -> None:
+    """Serialise balance-changing transactions of one user until ``conn``'s transaction ends."""
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update()).first()
+        exists = found is not None
+    else:
+        # A write, so SQLite takes its (database-wide) write lock now, before the balance is read.
+        result = conn.execute(sa.update(users).where(users.c.id == user_id).values(is_admin=users.c.is_admin))
+        exists = result.rowcount == 1
+    if not exists:
+        raise InputError(f"No user with id {user_id!r}.")
+
+
+def balance(conn: Connection, user_id: str) -> int:
+    total = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(credit_ledger.c.amount), 0)).where(
+            credit_ledger.c.user_id == user_id
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _insert(
+    conn: Connection,
+    *,
+    user_id: str,
+    kind: str,
+    amount: int,
+    reference: str | None,
+    job_id: str | None = None,
+    note: str | None = None,
+) -> bool:
+    values = {
+        "user_id": user_id,
+        "kind": kind,
+        "amount": amount,
+        "job_id": job_id,
+        "reference": reference,
+        "note": note,
+        "created_at": utcnow(),
+    }
+    if reference is None:  # NULL references never conflict: nothing to dedupe on
+        conn.execute(credit_ledger.insert().values(**values))
+        return True
+    return insert_ignore(conn, credit_ledger, values, ("kind", "reference"))
+
+
+def _exists(conn: Connection, kind: str, reference: str) -> bool:
+    row = conn.execute(
+        sa.select(credit_ledger.c.id).where(
+            credit_ledger.c.kind == kind, credit_ledger.c.reference == reference
+        )
+    ).first()
+    return row is not None
+
+
+def grant(
+    conn: Connection,
+    *,
+    user_id: str,
+    amount: int,
+    kind: str = "grant",
+    reference: str | None = None,
+    note: str | None = None,
+) -> bool:
+    """Add a ledger entry; False (and nothing written) when ``(kind, reference)`` already exists.
+
+    A negative amount (``adjustment``/``clawback``) must be covered by the balance, else
+    InsufficientCredits.
+    """
+    if kind not in KINDS or kind in {"reserve", "settle", "refund"}:
+        raise InputError(f"grant() cannot write {kind!r} entries.", hint="Use the job functions for those.")
+    if (kind in _POSITIVE and amount < 0) or (kind in _NEGATIVE and amount > 0):
+        raise InputError(f"A {kind!r} entry cannot be {amount}.")
+    lock_user(conn, user_id)
+    if reference is not None and _exists(conn, kind, reference):
+        return False
+    if amount < 0:
+        have = balance(conn, user_id)
+        if have + amount < 0:
+            raise InsufficientCredits(
+                f"Taking {-amount} credits would make the balance negative (it is {have}).",
+                shortfall=-amount - have,
+            )
+    return _insert(conn, user_id=user_id, kind=kind, amount=amount, reference=reference, note=note)
+
+
+def reserve_for_job(conn: Connection, *, user_id: str, job_id: str, amount: int) -> None:
+    """Take ``amount`` credits for ``job_id``; call inside the transaction that inserts the job.
+
+    Raises InsufficientCredits (with ``shortfall``) when the balance does not cover it. A second
+    reservation for the same job is a no-op.
+    """
+    if amount < 0:
+        raise InputError(f"A reservation cannot be negative ({amount}).")
+    lock_user(conn, user_id)
+    if _exists(conn, "reserve", job_id):
+        return
+    have = balance(conn, user_id)
+    if have < amount:
+        raise InsufficientCredits(
+            f"This job costs {amount} credits but the balance is {have}.",
+            hint="Buy credits (POST /v1/billing/checkout) or use a shorter file.",
+            shortfall=amount - have,
+        )
+    _insert(conn, user_id=user_id, kind="reserve", amount=-amount, reference=job_id, job_id=job_id)
+
+
+def _reservation(conn: Connection, job_id: str) -> tuple[str, int] | None:
+    row = conn.execute(
+        sa.select(credit_ledger.c.user_id, credit_ledger.c.amount).where(
+            credit_ledger.c.kind == "reserve", credit_ledger.c.reference == job_id
+        )
+    ).first()
+    return None if row is None else (str(row.user_id), -int(row.amount))
+
+
+def _closed(conn: Connection, job_id: str) -> bool:
+    row = conn.execute(
+        sa.select(credit_ledger.c.id).where(
+            credit_ledger.c.kind.in_(("settle", "refund")), credit_ledger.c.reference == job_id
+        )
+    ).first()
+    return row is not None
+
+
+def settle_job(conn: Connection, *, job_id: str, actual: int) -> int:
+    """Charge ``min(actual, reserved)`` and give back the rest; returns the credits given back.
+
+    The estimate is a cap: a job never costs more than the user agreed to. Does nothing (returns
+    0) for a job with no reservation, or one already settled or refunded.
+    """
+    found = _reservation(conn, job_id)
+    if found is None:
+        return 0
+    user_id, reserved = found
+    lock_user(conn, user_id)
+    if _closed(conn, job_id):
+        return 0
+    back = reserved - min(max(actual, 0), reserved)
+    _insert(conn, user_id=user_id, kind="settle", amount=back, reference=job_id, job_id=job_id)
+    return back
+
+
+def refund_job(conn: Connection, *, job_id: str) -> int:
+    """Give the whole reservation back (job failed or cancelled); returns the credits given back.
+
+    Does nothing after a settle or a previous refund.
+    """
+    found = _reservation(conn, job_id)
+    if found is None:
+        return 0
+    user_id, reserved = found
+    lock_user(conn, user_id)
+    if _closed(conn, job_id):
+        return 0
+    _insert(conn, user_id=user_id, kind="refund", amount=reserved, reference=job_id, job_id=job_id)
+    return reserved
+
+
+def history(
+    conn: Connection, user_id: str, *, limit: int = 50, before: int | None = None
+) -> list[LedgerEntry]:
+    """The user's entries, newest first; page with ``before`` = the last id seen."""
+    query = sa.select(credit_ledger).where(credit_ledger.c.user_id == user_id)
+    if before is not None:
+        query = query.where(credit_ledger.c.id < before)
+    rows = conn.execute(query.order_by(credit_ledger.c.id.desc()).limit(limit)).all()
+    return [
+        LedgerEntry(
+            id=int(r.id),
+            kind=r.kind,
+            amount=int(r.amount),
+            job_id=r.job_id,
+            reference=r.reference,
+            note=r.note,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
+__all__ = [
+    "KINDS",
+    "LedgerEntry",
+    "balance",
+    "estimate_cost",
+    "grant",
+    "history",
+    "insert_ignore",
+    "lock_user",
+    "refund_job",
+    "reserve_for_job",
+    "settle_job",
+]

@@ -1,0 +1,53 @@
+"""What a job costs, in credits, before it runs.
+
+Rule (the number shown to the user before they commit):
+
+    cost = price_per_minute[kind] × started_minutes(duration) × max(1, n_languages)
+
+* **Started minutes**: a 61-second file is 2 minutes; anything from 0 to 60 s is 1 minute
+  (the pipeline has per-job overhead, so a 3-second clip is not free).
+* **Languages**: each target language is charged in full. Transcription is shared, but for the
+  kinds that cost the most (translated audio, dubbing) the speech synthesis and mixing is done
+  again per language, and one flat rule is easier to predict than a discount table.
+  ``n_languages=0`` (transcribe only, no translation) counts as one.
+
+The estimate is also the most a job can cost: settlement charges ``min(actual, estimate)``
+(see :func:`octavia.server.credits.settle_job`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from octavia.errors import InputError
+
+if TYPE_CHECKING:
+    from octavia.server.settings import ServerSettings
+
+
+def started_minutes(duration_s: float) -> int:
+    if not math.isfinite(duration_s) or duration_s < 0:
+        raise InputError(f"Media duration {duration_s!r} s is not a usable length.")
+    return max(1, math.ceil(duration_s / 60.0))
+
+
+def price_per_minute(settings: ServerSettings, kind: str) -> int:
+    try:
+        price = settings.prices_per_minute[kind]
+    except KeyError:
+        known = ", ".join(sorted(settings.prices_per_minute)) or "none"
+        raise InputError(
+            f"No price is configured for job kind {kind!r}.",
+            hint=f"Priced kinds: {known} (OCTAVIA_PRICES_PER_MINUTE).",
+        ) from None
+    if price < 0:
+        raise InputError(f"The configured price for {kind!r} is negative ({price}).")
+    return price
+
+
+def estimate_cost(settings: ServerSettings, kind: str, duration_s: float, n_languages: int = 1) -> int:
+    """Credits to reserve for a ``kind`` job over ``duration_s`` seconds into ``n_languages`` targets."""
+    if n_languages < 0:
+        raise InputError(f"n_languages must not be negative (got {n_languages}).")
+    return price_per_minute(settings, kind) * started_minutes(duration_s) * max(1, n_languages)
