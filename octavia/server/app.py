@@ -1,0 +1,155 @@
+"""The FastAPI application: ``create_app(settings)`` wires settings, database, storage, email,
+rate limits, error mapping and every router. No work happens at import time."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from octavia._version import __version__
+from octavia.server.settings import ServerSettings, load_server_settings
+
+log = logging.getLogger("octavia.server")
+
+# Routers owned by other parts of the server (jobs/worker, billing).
+# TEMPORARY: imported only if the module exists, so this app works before they land;
+# remove the find_spec guard once octavia.server.routes.{jobs,ops,billing,webhooks} exist.
+_OPTIONAL_ROUTERS = ("jobs", "ops", "billing", "webhooks")
+_CORE_ROUTERS = ("auth", "account", "projects", "uploads", "files")
+# Paths whose bodies are bounded by their own signed limits, not by max_request_bytes.
+_BODY_LIMIT_EXEMPT = ("/v1/files/",)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Rejects bodies over ``max_bytes`` with 413 before the app reads them: at once when the
+    Content-Length says so, else as soon as the streamed bytes pass the limit. ``Connection:
+    close`` on the 413 stops uvicorn from draining the rest of a huge body (see SERVER.md §2)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
+        self.app, self.max_bytes, self.exempt = app, max_bytes, exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(send)
+            return
+        seen = 0
+        state = {"too_large": False, "started": False}
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    state["too_large"] = True
+                    raise _TooLarge
+            return msg
+
+        async def guarded_send(msg: Message) -> None:
+            if state["too_large"]:
+                return  # the app's own answer to the aborted read is replaced by our 413
+            state["started"] = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except _TooLarge:
+            pass
+        except Exception:
+            if not state["too_large"]:
+                raise
+        if state["too_large"] and not state["started"]:
+            await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        import json
+
+        body = json.dumps(
+            {
+                "type": "urn:octavia:error:request_too_large",
+                "title": "Request body too large.",
+                "status": 413,
+                "code": "request_too_large",
+                "detail": f"Request bodies are limited to {self.max_bytes} bytes.",
+                "hint": "Upload media with POST /v1/uploads, not in the request body.",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _router_modules() -> list[Any]:
+    mods = [importlib.import_module(f"octavia.server.routes.{name}") for name in _CORE_ROUTERS]
+    for name in _OPTIONAL_ROUTERS:
+        full = f"octavia.server.routes.{name}"
+        if importlib.util.find_spec(full) is not None:
+            mods.append(importlib.import_module(full))
+    return mods
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """Build the API. Opens the database (migrating SQLite by default), storage and email sender."""
+    from octavia.server import problems
+    from octavia.server.db import Database, migrate
+    from octavia.server.email import build_sender
+    from octavia.server.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+    from octavia.server.security import PasswordHasher
+    from octavia.server.storage import build_storage
+
+    settings = settings or load_server_settings()
+    if settings.should_migrate():
+        migrate(settings.db_url)
+    db = Database(settings.db_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Octavia",
+        version=__version__,
+        description="Subtitles, translated subtitles, translated audio and dubbed video from speech.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+    app.state.settings = settings
+    app.state.db = db
+    app.state.storage = build_storage(settings)
+    app.state.email_sender = build_sender(settings)
+    app.state.rate_limiter = limiter
+    app.state.hasher = PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+
+    problems.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, exempt=_BODY_LIMIT_EXEMPT)
+    for mod in _router_modules():
+        app.include_router(mod.router)
+    return app

@@ -1,0 +1,1 @@
+"""HTTP routers, one module per resource; all mounted under /v1 by octavia.server.app."""

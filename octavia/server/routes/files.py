@@ -1,0 +1,5 @@
+"""Being written (server-core)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
