@@ -274,3 +274,62 @@ def assert_hidden(client: httpx.Client, method: str, path: str, **kwargs: Any) -
     r = client.request(method, path, **kwargs)
     assert r.status_code == 404, f"{method} {path} → {r.status_code} {r.text}"
     assert r.json()["code"] == "not_found"
+
+
+# ---------------------------------------------------------------- media and uploads
+
+
+@dataclass(frozen=True)
+class MediaFiles:
+    wav: Path  # 1 s tone, audio/wav
+    mp4_silent_video: Path  # 1 s video, no audio stream
+    text: Path  # not media at all
+
+
+@pytest.fixture(scope="session")
+def media_files(tmp_path_factory: pytest.TempPathFactory) -> MediaFiles:
+    """Small real media made by the ffmpeg Octavia uses."""
+    from octavia.pipeline.media import FFmpeg
+
+    d = tmp_path_factory.mktemp("media")
+    ff = FFmpeg()
+    wav, mp4, txt = d / "tone.wav", d / "silent.mp4", d / "notes.txt"
+    ff.run(["-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-ar", "16000", str(wav)], what="make wav")
+    ff.run(
+        ["-f", "lavfi", "-i", "color=c=blue:s=64x64:d=1", "-c:v", "mpeg4", "-an", str(mp4)],
+        what="make mp4",
+    )
+    txt.write_text("these are not the bytes you are looking for\n" * 20)
+    return MediaFiles(wav, mp4, txt)
+
+
+def send_to_target(target: dict[str, Any], data: bytes, content_type: str | None = None) -> httpx.Response:
+    """Send bytes to an upload target as a client would: PUT body, or POST form (S3 policy)."""
+    if target["method"] == "PUT":
+        headers = dict(target["headers"])
+        if content_type:
+            headers["Content-Type"] = content_type
+        return httpx.put(target["url"], content=data, headers=headers, timeout=30)
+    fields = dict(target["fields"])
+    if content_type:
+        fields["Content-Type"] = content_type
+    return httpx.post(target["url"], data=fields, files={"file": ("blob", data)}, timeout=30)
+
+
+def upload_file(
+    client: httpx.Client, path: Path, content_type: str, *, complete: bool = True, **extra: Any
+) -> dict[str, Any]:
+    """The whole upload flow for ``client``'s user; returns the upload JSON (after complete)."""
+    data = path.read_bytes()
+    r = client.post(
+        "/v1/uploads", json={"filename": path.name, "content_type": content_type, "size": len(data), **extra}
+    )
+    assert r.status_code == 201, r.text
+    created = r.json()
+    sent = send_to_target(created["target"], data)
+    assert sent.status_code in (200, 204), sent.text
+    if not complete:
+        return dict(created["upload"])
+    r = client.post(f"/v1/uploads/{created['upload']['id']}/complete")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
