@@ -82,7 +82,8 @@ def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any], key
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
-    return bool(conn.execute(stmt).rowcount == 1)
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that SQLAlchemy made RETURNING.
+    return conn.execute(stmt.returning(*table.primary_key.columns)).first() is not None
 
 
 def lock_user(conn: Connection, user_id: str) -> None:
