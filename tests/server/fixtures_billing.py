@@ -81,8 +81,7 @@ def order_event(
         if refunded_amount == 0
         else ("refunded" if refunded_amount >= net_amount else "partially_refunded")
     )
-    data = fake_polar.blank_json(
-        Order,
+    fields: dict[str, Any] = dict(
         id=order_id,
         created_at="2026-11-25T12:00:00Z",
         status=status,
@@ -99,8 +98,8 @@ def order_event(
         product_id=product_id,
         metadata=metadata if metadata is not None else ({"octavia_user_id": user_id} if user_id else {}),
         description="Credit pack",
-        **order_overrides,
     )
+    data = fake_polar.blank_json(Order, **{**fields, **order_overrides})
     event = {"type": event_type, "timestamp": "2026-11-25T12:00:01Z", "api_version": "2026-10", "data": data}
     return json.dumps(event).encode()
 
