@@ -197,7 +197,9 @@ def server_factory(settings: ServerSettings) -> Iterator[Callable[..., LiveServe
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        s = (base or settings).model_copy(update={"public_url": url, **overrides})
+        src = base or settings
+        # model_validate (not model_copy) so overrides are parsed: "re_x" → SecretStr, etc.
+        s = type(src).model_validate({**src.model_dump(), "public_url": url, **overrides})
         app = create_app(s)
         server, thread = _serve(app, sock)
         live = LiveServer(url, app, s)
