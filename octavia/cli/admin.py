@@ -1,7 +1,7 @@
 """``octavia admin …``: operator commands that work on the server's database directly.
 
 ``octavia admin credits grant USER N [--note TEXT] [--reference REF]`` adds N credits to a user
-(USER = email or user id). A negative N is written as an ``adjustment`` and is refused when it
+(USER = email or user id). A negative N (after ``--``: ``grant USER -- -50``) is written as an ``adjustment`` and is refused when it
 would make the balance negative. ``--reference`` makes the command safe to re-run (a second
 run with the same reference changes nothing). ``octavia admin credits show USER`` prints the
 balance and the latest entries. The database comes from the server settings (``OCTAVIA_*``
@@ -48,7 +48,7 @@ def _database() -> Database:
 @credits_app.command("grant")
 def grant_credits(
     user: str = typer.Argument(..., help="Email address or user id."),
-    amount: int = typer.Argument(..., help="Credits to add (negative to take away)."),
+    amount: int = typer.Argument(..., help="Credits to add; to take away, a negative number after --."),
     note: str | None = typer.Option(None, "--note", help="Why; shown in the user's billing history."),
     reference: str | None = typer.Option(
         None, "--reference", help="An idempotency key: re-running with the same one changes nothing."
