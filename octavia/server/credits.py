@@ -16,8 +16,8 @@ Idempotency comes from the unique ``(kind, reference)`` constraint: a second gra
 settle or refund with the same reference changes nothing.
 
 Concurrency: everything that can lower a balance first calls :func:`lock_user`, which
-serialises writers per user. On PostgreSQL that is ``SELECT … FOR UPDATE`` on the user row
-(READ COMMITTED then makes the following SUM see every committed entry). On SQLite it is a
+serialises writers per user. On PostgreSQL that is ``SELECT … FOR NO KEY UPDATE`` on the user
+row (READ COMMITTED then makes the following SUM see every committed entry). On SQLite it is a
 no-op UPDATE of the user row, which takes the database write lock before the SUM is read;
 ``Database.begin()`` already opens transactions with ``BEGIN IMMEDIATE``, and on a deferred
 transaction that has already read, SQLite refuses the write (SQLITE_BUSY) rather than let a
@@ -89,7 +89,12 @@ def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any], key
 def lock_user(conn: Connection, user_id: str) -> None:
     """Serialise balance-changing transactions of one user until ``conn``'s transaction ends."""
     if conn.dialect.name == "postgresql":
-        found = conn.execute(sa.select(users.c.id).where(users.c.id == user_id).with_for_update()).first()
+        # FOR NO KEY UPDATE, not FOR UPDATE: it still excludes other lockers, but not the KEY SHARE
+        # locks that inserting a row with a foreign key to users takes. With FOR UPDATE, two job
+        # creations that each insert their job row and then reserve deadlock on each other.
+        found = conn.execute(
+            sa.select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True)
+        ).first()
         exists = found is not None
     else:
         # A write, so SQLite takes its (database-wide) write lock now, before the balance is read.

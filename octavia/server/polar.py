@@ -240,6 +240,9 @@ def apply_order(conn: Connection, settings: ServerSettings, event_type: str, ord
         "updated_at": now,
     }
     credits.insert_ignore(conn, polar_orders, values, ("order_id",))
+    # Read back under the user lock: a concurrent event about this order may have stored it first.
+    stored = conn.execute(sa.select(polar_orders).where(polar_orders.c.order_id == order.order_id)).one()
+    credits_bought = int(stored.credits)
     # Both order.paid and order.refunded mean the order was paid.
     credits.grant(
         conn,
@@ -249,11 +252,6 @@ def apply_order(conn: Connection, settings: ServerSettings, event_type: str, ord
         reference=order.order_id,
         note=f"Polar order {order.order_id}",
     )
-    stored = conn.execute(
-        sa.select(polar_orders.c.refunded_amount, polar_orders.c.net_amount).where(
-            polar_orders.c.order_id == order.order_id
-        )
-    ).one()
     if event_type == "order.refunded" and order.refunded_amount > stored.refunded_amount:
         _claw_back(conn, user_id, order, credits_bought, int(stored.net_amount), int(stored.refunded_amount))
     return None

@@ -138,14 +138,41 @@ def test_history_pages_newest_first_and_only_for_that_user(db: Database) -> None
     assert _entries(db, other) == [("grant", 50)]
 
 
-@pytest.mark.parametrize("deferred", [False, True], ids=["immediate", "deferred"])
-def test_concurrent_reservations_never_overspend(db: Database, deferred: bool) -> None:
+def _insert_job(conn: sa.Connection, uid: str, job: str, cost: int) -> None:
+    from octavia.server.db import utcnow
+    from octavia.server.tables import jobs
+
+    now = utcnow()
+    conn.execute(
+        jobs.insert().values(
+            id=job,
+            user_id=uid,
+            kind="subtitle",
+            status="queued",
+            languages=[],
+            options={},
+            attempts=0,
+            max_attempts=3,
+            cancel_requested=False,
+            progress={},
+            cost_estimate=cost,
+            created_at=now,
+            enqueued_at=now,
+        )
+    )
+
+
+@pytest.mark.parametrize("mode", ["immediate", "deferred", "job_row_first"])
+def test_concurrent_reservations_never_overspend(db: Database, mode: str) -> None:
     """20 jobs of 10 credits start at once for a user with 75: exactly 7 get through.
 
     Each thread has its own connection and transaction and holds it open a moment after
     reserving, so without per-user locking several would read the same old balance.
     ``deferred`` opens a plain deferred transaction on SQLite (not Database.begin's BEGIN
     IMMEDIATE) to show reserve_for_job serialises on whatever transaction it is given.
+    ``job_row_first`` inserts the job row (a foreign key to the user) before reserving, as job
+    creation does: on PostgreSQL a plain FOR UPDATE lock would deadlock against the other
+    transactions' foreign-key share locks.
     """
     n, cost, funds = 20, 10, 75
     uid = _funded_user(db, funds)
@@ -159,7 +186,7 @@ def test_concurrent_reservations_never_overspend(db: Database, deferred: bool) -
         job = _job()
         barrier.wait()
         try:
-            if deferred:
+            if mode == "deferred":
                 with db.engine.connect() as conn:
                     conn = conn.execution_options(octavia_readonly=True)  # plain BEGIN on SQLite
                     with conn.begin():
@@ -167,6 +194,9 @@ def test_concurrent_reservations_never_overspend(db: Database, deferred: bool) -
                         time.sleep(0.02)
             else:
                 with db.begin() as conn:
+                    if mode == "job_row_first":
+                        _insert_job(conn, uid, job, cost)
+                        time.sleep(0.01)  # let the others take their foreign-key locks too
                     credits.reserve_for_job(conn, user_id=uid, job_id=job, amount=cost)
                     time.sleep(0.02)
             with lock:
