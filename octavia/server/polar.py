@@ -24,6 +24,7 @@ Money → credits rules:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,19 @@ class PaymentProviderBusy(PaymentProviderError):
 class CheckoutSession:
     id: str
     url: str
+
+
+def warm_up() -> None:
+    """Build the SDK's webhook loaders now (about 3 s of CPU, once per process).
+
+    Otherwise the first webhook after a start pays it, inside Polar's 10 s delivery timeout.
+    Meant for the app's startup (lifespan), run in a thread.
+    """
+    from polar.base import PolarDeserializationError, deserialize
+    from polar.v2026_10.webhooks import WebhookPayload
+
+    with contextlib.suppress(PolarDeserializationError):  # expected: only the compiled loader is wanted
+        deserialize({}, WebhookPayload)
 
 
 def packs(settings: ServerSettings) -> list[dict[str, Any]]:

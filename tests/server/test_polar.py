@@ -85,3 +85,17 @@ def test_packs_are_chosen_by_product_id_or_by_size() -> None:
         {"product_id": PRODUCT_SMALL, "credits": 100},
         {"product_id": PRODUCT_LARGE, "credits": 500},
     ]
+
+
+def test_warm_up_leaves_webhook_parsing_fast() -> None:
+    import time
+
+    from polar.v2026_10.webhooks import validate_event
+
+    from tests.server.fixtures_billing import STANDARD_SECRET, sign_headers
+
+    polar.warm_up()
+    body = order_event("order.paid", order_id="ord-warm", user_id="usr_w")
+    start = time.perf_counter()
+    assert validate_event(body, sign_headers(body), STANDARD_SECRET).type == "order.paid"
+    assert time.perf_counter() - start < 0.5  # cold, the first parse takes ~3 s
