@@ -100,7 +100,6 @@ class ServerSettings(Settings):
     download_url_ttl_s: int = 3600
     rate_limit_auth: str = Field(default="10/minute", description="Per client IP and auth route.")
     rate_limit_jobs: str = Field(default="60/minute", description="Per client IP, job creation.")
-    trusted_proxies: bool = False
 
     # Billing
     prices_per_minute: dict[str, int] = Field(

@@ -172,6 +172,16 @@ class LiveServer:
         return c
 
 
+def listening_socket() -> socket.socket:
+    """A loopback socket for uvicorn. proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on
+    accepted connections only when the socket's proto is TCP, and a plain ``socket.socket()``
+    has proto 0 — every response then waits ~40 ms for a delayed ACK (measured: 44 ms → 0.9 ms)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 def _serve(app: Any, sock: socket.socket) -> tuple[Any, threading.Thread]:
     import uvicorn
 
@@ -194,8 +204,7 @@ def server_factory(settings: ServerSettings) -> Iterator[Callable[..., LiveServe
     running: list[tuple[Any, threading.Thread, LiveServer]] = []
 
     def make(base: ServerSettings | None = None, **overrides: Any) -> LiveServer:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock = listening_socket()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         src = base or settings
         # model_validate (not model_copy) so overrides are parsed: "re_x" → SecretStr, etc.
