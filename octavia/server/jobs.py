@@ -1,0 +1,264 @@
+"""Jobs in the database: creation with its credit reservation, cancel, events, ownership.
+
+HTTP-free, so the routes, the worker, the reaper and the tests share one implementation.
+A job row is the truth; Huey only carries its id. Creation inserts the row and reserves its
+credits in **one** transaction; the caller enqueues only after that commit, so a worker can
+never see a job that does not exist yet, and a lost enqueue is repaired by the reaper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from octavia.errors import InputError, OctaviaError
+from octavia.server import credits
+from octavia.server import tables as t
+from octavia.server.db import new_id, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from octavia.server.db import Database
+    from octavia.server.settings import ServerSettings
+
+TERMINAL = frozenset({"done", "failed", "cancelled"})
+#: Options a client may set (JobSpec.options). An allowlist, because some pipeline options
+#: name files or directories on the machine that runs the job.
+ALLOWED_OPTIONS = frozenset(
+    {"whisper_model", "translator", "keep_terms", "layout", "ass_style", "tts", "voice", "vad", "mix"}
+)
+
+
+class IdempotencyConflict(OctaviaError):
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+class JobFinished(OctaviaError):
+    code = "job_finished"
+    http_status = 409
+
+
+class NotFound(OctaviaError):
+    code = "not_found"
+    http_status = 404
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    kind: str
+    upload_id: str
+    languages: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ("srt",)
+    source_language: str | None = None
+    options: dict[str, Any] | None = None
+    project_id: str | None = None
+
+    def digest(self) -> str:
+        """What Idempotency-Key replays are compared on: the request, canonically encoded."""
+        body = {
+            "kind": self.kind,
+            "upload_id": self.upload_id,
+            "languages": list(self.languages),
+            "formats": list(self.formats),
+            "source_language": self.source_language,
+            "options": self.options or {},
+            "project_id": self.project_id,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def check_options(options: dict[str, Any]) -> None:
+    unknown = sorted(set(options) - ALLOWED_OPTIONS)
+    if unknown:
+        raise InputError(
+            f"Unknown job option(s): {', '.join(unknown)}.", f"Allowed: {', '.join(sorted(ALLOWED_OPTIONS))}."
+        )
+    model = options.get("whisper_model")
+    if model is not None and (not isinstance(model, str) or "/" in model or "\\" in model or ".." in model):
+        raise InputError("whisper_model must be a model name such as 'base' or 'tiny.en', not a path.")
+
+
+def check_kind(kind: str) -> None:
+    from octavia.pipeline.jobs import KINDS, available_kinds
+
+    available = available_kinds()
+    if kind not in available:
+        known = "known" if kind in KINDS else "unknown"
+        raise InputError(
+            f"Job kind {kind!r} is not available on this server ({known} kind).",
+            f"Available kinds: {', '.join(sorted(available)) or 'none'}.",
+        )
+
+
+def event(conn: Connection, job_id: str, type_: str, stage: str | None = None, **data: Any) -> None:
+    conn.execute(
+        sa.insert(t.job_events).values(job_id=job_id, at=utcnow(), type=type_, stage=stage, data=data)
+    )
+
+
+def _by_key(conn: Connection, user_id: str, key: str) -> Any:
+    j = t.jobs
+    return conn.execute(sa.select(j).where(j.c.user_id == user_id, j.c.idempotency_key == key)).first()
+
+
+def _replay(row: Any, digest: str) -> Any:
+    if row.request_hash != digest:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used with a different request.",
+            f"It created job {row.id}. Send the same body to get that job back, or use a new key.",
+        )
+    return row
+
+
+def create_job(
+    db: Database, settings: ServerSettings, *, user_id: str, req: JobRequest, idempotency_key: str | None
+) -> tuple[Any, bool]:
+    """Insert the job and reserve its credits; returns (row, created). Enqueue after this."""
+    from octavia.server.pricing import estimate_cost
+
+    check_kind(req.kind)
+    check_options(req.options or {})
+    digest = req.digest()
+    job_id = new_id("job")
+    try:
+        with db.begin() as conn:
+            if idempotency_key is not None and (found := _by_key(conn, user_id, idempotency_key)) is not None:
+                return _replay(found, digest), False
+            up = conn.execute(
+                sa.select(t.uploads).where(t.uploads.c.id == req.upload_id, t.uploads.c.user_id == user_id)
+            ).first()
+            if up is None:
+                raise NotFound("Upload not found.")
+            if up.status != "ready" or up.duration is None:
+                raise InputError(
+                    f"Upload {up.id} is {up.status}, not ready.",
+                    "Send the bytes, then POST /v1/uploads/{id}/complete; rejected uploads cannot be used.",
+                )
+            if req.project_id is not None:
+                p = t.projects
+                owned = conn.execute(
+                    sa.select(p.c.id).where(p.c.id == req.project_id, p.c.user_id == user_id)
+                ).first()
+                if owned is None:
+                    raise NotFound("Project not found.")
+            cost = estimate_cost(settings, req.kind, float(up.duration), len(req.languages))
+            now = utcnow()
+            conn.execute(
+                sa.insert(t.jobs).values(
+                    id=job_id, user_id=user_id, project_id=req.project_id or up.project_id,
+                    upload_id=up.id, kind=req.kind, status="queued", source_language=req.source_language,
+                    languages=list(req.languages), options={**(req.options or {}), "formats": list(req.formats)},
+                    idempotency_key=idempotency_key, request_hash=digest, attempts=0,
+                    max_attempts=settings.job_max_attempts, cancel_requested=False, progress={},
+                    cost_estimate=cost, created_at=now, enqueued_at=now,
+                )
+            )  # fmt: skip
+            credits.reserve_for_job(conn, user_id=user_id, job_id=job_id, amount=cost)
+            event(conn, job_id, "queued", cost_estimate=cost)
+            row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).one()
+        return row, True
+    except IntegrityError:
+        # Two requests with one key raced; the other one's insert won. Replay it.
+        if idempotency_key is None:
+            raise
+        with db.read() as conn:
+            found = _by_key(conn, user_id, idempotency_key)
+        if found is None:
+            raise
+        return _replay(found, digest), False
+
+
+def owned_job(conn: Connection, user_id: str, job_id: str) -> Any:
+    row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id, t.jobs.c.user_id == user_id)).first()
+    if row is None:
+        raise NotFound("Job not found.")
+    return row
+
+
+def list_jobs(
+    conn: Connection, user_id: str, *, status: str | None = None, kind: str | None = None,
+    limit: int = 50, offset: int = 0,
+) -> list[Any]:  # fmt: skip
+    q = sa.select(t.jobs).where(t.jobs.c.user_id == user_id)
+    if status:
+        q = q.where(t.jobs.c.status == status)
+    if kind:
+        q = q.where(t.jobs.c.kind == kind)
+    q = q.order_by(t.jobs.c.created_at.desc(), t.jobs.c.id).limit(limit).offset(offset)
+    return list(conn.execute(q))
+
+
+def cancel_job(db: Database, *, user_id: str, job_id: str) -> Any:
+    """Queued → cancelled at once (+ refund); running → cancel_requested (the worker stops at
+    its next check and refunds). Conditional UPDATEs, so a worker claiming the job at the same
+    moment either sees it cancelled or sees the request."""
+    j = t.jobs
+    with db.begin() as conn:
+        row = owned_job(conn, user_id, job_id)
+        if row.status in TERMINAL:
+            raise JobFinished(f"Job {job_id} already ended ({row.status}).")
+        now = utcnow()
+        res = conn.execute(
+            sa.update(j).where(j.c.id == job_id, j.c.status == "queued")
+            .values(status="cancelled", finished_at=now, cancel_requested=True)
+        )  # fmt: skip
+        if res.rowcount == 1:
+            credits.refund_job(conn, job_id=job_id)
+            event(conn, job_id, "cancelled", by="user")
+        else:
+            conn.execute(
+                sa.update(j).where(j.c.id == job_id, j.c.status == "running").values(cancel_requested=True)
+            )
+            event(conn, job_id, "cancel_requested")
+        return conn.execute(sa.select(j).where(j.c.id == job_id)).one()
+
+
+def events_after(conn: Connection, job_id: str, after: int, limit: int = 500) -> list[Any]:
+    e = t.job_events
+    q = sa.select(e).where(e.c.job_id == job_id, e.c.id > after).order_by(e.c.id).limit(limit)
+    return list(conn.execute(q))
+
+
+def job_dict(row: Any) -> dict[str, Any]:
+    opts = dict(row.options or {})
+    formats = opts.pop("formats", ["srt"])
+
+    def iso(v: datetime | None) -> str | None:
+        return v.isoformat() if v else None
+
+    return {
+        "id": row.id, "kind": row.kind, "status": row.status, "upload_id": row.upload_id,
+        "project_id": row.project_id, "source_language": row.source_language,
+        "languages": list(row.languages or []), "formats": formats, "options": opts,
+        "stage": row.stage, "progress": row.progress or {}, "attempts": row.attempts,
+        "max_attempts": row.max_attempts, "cancel_requested": bool(row.cancel_requested),
+        "error": row.error, "result": row.result, "cost_estimate": row.cost_estimate,
+        "cost_actual": row.cost_actual, "created_at": iso(row.created_at), "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
+    }  # fmt: skip
+
+
+__all__ = [
+    "ALLOWED_OPTIONS",
+    "TERMINAL",
+    "IdempotencyConflict",
+    "JobFinished",
+    "JobRequest",
+    "NotFound",
+    "cancel_job",
+    "check_kind",
+    "create_job",
+    "event",
+    "events_after",
+    "job_dict",
+    "list_jobs",
+    "owned_job",
+]

@@ -1,0 +1,184 @@
+"""``/v1/jobs``: create (idempotent, credits reserved), read, list, cancel, live events, artifacts.
+
+Every lookup is scoped to the caller: another user's job answers 404 exactly like a missing
+one. Creation commits the job row with its credit reservation, *then* enqueues its id; if the
+enqueue fails the job stays ``queued`` and the reaper sends it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from octavia.server import jobs as J
+from octavia.server import tables as t
+from octavia.server.db import utcnow
+from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep
+from octavia.server.ratelimit import rate_limit
+
+log = logging.getLogger("octavia.server")
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+_state_lock = threading.Lock()
+
+
+class JobCreate(BaseModel):
+    kind: str = Field(max_length=32, description="subtitle | translate-audio | dub")
+    upload_id: str = Field(max_length=40)
+    source_language: str | None = Field(None, max_length=16, description="Spoken language; default: detect.")
+    languages: list[Annotated[str, Field(min_length=2, max_length=16)]] = Field(
+        default_factory=list, max_length=20
+    )
+    formats: list[Annotated[str, Field(min_length=2, max_length=8)]] = Field(
+        default_factory=lambda: ["srt"], min_length=1, max_length=5
+    )
+    options: dict[str, Any] = Field(default_factory=dict)
+    project_id: str | None = Field(None, max_length=40)
+
+
+def get_queue(request: Request) -> Any:
+    """The app's JobQueue, built on first use. In immediate mode it also runs jobs, inline."""
+    state = request.app.state
+    with _state_lock:
+        queue = getattr(state, "job_queue", None)
+        if queue is None:
+            from octavia.server.tasks import JobQueue, make_huey
+
+            queue = JobQueue(make_huey(state.settings))
+            state.job_queue = queue  # before get_metrics, so its collector sees the queue
+            if queue.immediate:
+                from octavia.server.worker import Worker
+
+                worker = Worker(state.settings, db=state.db, storage=state.storage, queue=queue,
+                                metrics=get_metrics(request)[1])  # fmt: skip
+                queue.set_runner(worker)
+        return queue
+
+
+def get_metrics(request: Request) -> Any:
+    """(registry, WorkerMetrics) of this app, built on first use."""
+    state = request.app.state
+    found = getattr(state, "metrics", None)
+    if found is None:
+        from octavia.server.metrics import build_registry
+
+        found = build_registry(state.db, getattr(state, "job_queue", None))
+        state.metrics = found
+    return found
+
+
+QueueDep = Annotated[Any, Depends(get_queue)]
+
+
+def _out(row: Any) -> dict[str, Any]:
+    return J.job_dict(row)
+
+
+@router.post("", status_code=201, dependencies=[Depends(rate_limit("jobs:create", "rate_limit_jobs"))])
+def create_job(
+    body: JobCreate, response: Response, user: CurrentUser, db: DbDep, settings: SettingsDep, queue: QueueDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> dict[str, Any]:  # fmt: skip
+    req = J.JobRequest(
+        kind=body.kind, upload_id=body.upload_id, languages=tuple(body.languages), formats=tuple(body.formats),
+        source_language=body.source_language, options=body.options, project_id=body.project_id,
+    )  # fmt: skip
+    row, created = J.create_job(db, settings, user_id=user.id, req=req, idempotency_key=idempotency_key)
+    if not created:
+        response.status_code = 200
+        return _out(row)
+    try:
+        queue.enqueue(row.id)
+    except Exception:
+        log.exception("enqueue of job %s failed; the reaper will retry it", row.id)
+    with db.read() as conn:  # immediate mode has run it already
+        return _out(J.owned_job(conn, user.id, row.id))
+
+
+@router.get("")
+def list_jobs(
+    user: CurrentUser, db: DbDep, status: JobStatus | None = None, kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:  # fmt: skip
+    with db.read() as conn:
+        return [
+            _out(r) for r in J.list_jobs(conn, user.id, status=status, kind=kind, limit=limit, offset=offset)
+        ]
+
+
+@router.get("/{job_id}")
+def get_job(job_id: str, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+    with db.read() as conn:
+        return _out(J.owned_job(conn, user.id, job_id))
+
+
+@router.post("/{job_id}/cancel")
+def cancel_job(job_id: str, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+    return _out(J.cancel_job(db, user_id=user.id, job_id=job_id))
+
+
+@router.get("/{job_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})  # fmt: skip
+def job_events(
+    job_id: str, user: CurrentUser, db: DbDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+    poll: Annotated[float, Query(ge=0.05, le=10)] = 0.5,
+) -> StreamingResponse:  # fmt: skip
+    from octavia.server.sse import job_events as stream
+
+    with db.read() as conn:
+        J.owned_job(conn, user.id, job_id)
+    start = after if after is not None else 0
+    if after is None and last_event_id is not None and last_event_id.isdigit():
+        start = int(last_event_id)
+    return StreamingResponse(
+        stream(db, job_id, after=start, poll_s=poll), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )  # fmt: skip
+
+
+def _artifact(a: Any, url: str, ttl: int) -> dict[str, Any]:
+    return {"name": a.name, "size": a.size, "content_type": a.content_type, "url": url,
+            "expires_at": (utcnow() + timedelta(seconds=ttl)).isoformat()}  # fmt: skip
+
+
+@router.get("/{job_id}/artifacts")
+def list_artifacts(
+    job_id: str, user: CurrentUser, db: DbDep, storage: StorageDep, settings: SettingsDep
+) -> list[dict[str, Any]]:
+    ttl = settings.download_url_ttl_s
+    with db.read() as conn:
+        J.owned_job(conn, user.id, job_id)
+        rows = conn.execute(
+            sa.select(t.artifacts).where(t.artifacts.c.job_id == job_id).order_by(t.artifacts.c.name)
+        )
+        return [
+            _artifact(a, storage.presign_get(a.storage_key, expires=ttl, filename=a.name), ttl) for a in rows
+        ]
+
+
+@router.get("/{job_id}/artifacts/{name}", response_model=None)
+def get_artifact(
+    job_id: str, name: str, user: CurrentUser, db: DbDep, storage: StorageDep, settings: SettingsDep,
+    redirect: bool = True,
+) -> Response:  # fmt: skip
+    ttl = settings.download_url_ttl_s
+    with db.read() as conn:
+        J.owned_job(conn, user.id, job_id)
+        a = conn.execute(
+            sa.select(t.artifacts).where(t.artifacts.c.job_id == job_id, t.artifacts.c.name == name)
+        ).first()
+    if a is None:
+        raise J.NotFound("Artifact not found.")
+    url = storage.presign_get(a.storage_key, expires=ttl, filename=a.name)
+    if redirect:
+        return RedirectResponse(url, status_code=307)
+    return JSONResponse(_artifact(a, url, ttl))
