@@ -52,7 +52,7 @@ def test_subtitle_job_runs_end_to_end(server_factory, user_factory, pipeline_ove
     assert [a["name"] for a in arts] == [f"{stem}.en.srt", f"{stem}.en.vtt"]
     got = user.client.get(f"/v1/jobs/{job['id']}/artifacts/{stem}.en.srt", follow_redirects=True)
     assert got.status_code == 200
-    assert len(content_words(SHORT_SPEECH_TEXT) - content_words(got.text)) <= 1, got.text
+    assert len(content_words(SHORT_SPEECH_TEXT) - content_words(got.text)) <= 2, got.text  # tiny.en
     link = user.client.get(f"/v1/jobs/{job['id']}/artifacts/{stem}.en.vtt", params={"redirect": False}).json()
     assert httpx.get(link["url"]).text.startswith("WEBVTT")
 
