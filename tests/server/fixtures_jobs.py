@@ -100,6 +100,18 @@ def read_sse(client: httpx.Client, path: str, headers: dict[str, str] | None = N
     return out
 
 
+def scrape(srv: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics as {(name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = srv.client().get("/metrics").text
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
+
+
 @pytest.fixture
 def pipeline_overrides(session_cache: Path) -> dict[str, Any]:
     """Server settings for running the real pipeline offline on CPU."""

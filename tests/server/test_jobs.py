@@ -14,7 +14,16 @@ import pytest
 from octavia.pipeline.jobs import KINDS, available_kinds
 from tests.conftest import SHORT_SPEECH, SHORT_SPEECH_TEXT, content_words
 from tests.server.conftest import upload_file
-from tests.server.fixtures_jobs import balance, events, fund, ledger, read_sse, speech_upload, subtitle_body
+from tests.server.fixtures_jobs import (
+    balance,
+    events,
+    fund,
+    ledger,
+    read_sse,
+    scrape,
+    speech_upload,
+    subtitle_body,
+)
 
 
 @pytest.fixture
@@ -36,6 +45,7 @@ def test_subtitle_job_runs_end_to_end(server_factory, user_factory, pipeline_ove
     db = srv.app.state.db
     user = _user(user_factory, srv, 10)
     up = speech_upload(user.client)
+    before = scrape(srv)
     r = user.client.post("/v1/jobs", json=subtitle_body(up["id"]))
     assert r.status_code == 201, r.text
     job = r.json()
@@ -65,9 +75,13 @@ def test_subtitle_job_runs_end_to_end(server_factory, user_factory, pipeline_ove
     # The finished job's event stream replays everything and ends.
     streamed = read_sse(user.client, f"/v1/jobs/{job['id']}/events")
     assert [e["event"] for e in streamed] == types
-    metrics = srv.client().get("/metrics").text
-    assert 'octavia_jobs{status="done"} 1.0' in metrics
-    assert 'octavia_job_stage_duration_seconds_count{kind="subtitle",stage="transcribe"} 1.0' in metrics
+    after = scrape(srv)
+    done = ("octavia_jobs", (("status", "done"),))
+    assert after[done] - before.get(done, 0) == 1
+    assert (
+        after[("octavia_job_stage_duration_seconds_count", (("kind", "subtitle"), ("stage", "transcribe")))]
+        == 1
+    )
 
 
 def test_idempotency_key_replays_and_conflicts(queued_server, user_factory):
