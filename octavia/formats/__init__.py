@@ -1,0 +1,116 @@
+"""Subtitle files: read and write SRT, WebVTT and ASS, chosen by file suffix.
+
+Only the standard library is imported here (this package is imported when the CLI starts);
+layout (line breaking, reading speed) lives in :mod:`octavia.formats.layout`.
+
+>>> cues = loads("1\\n00:00:01,000 --> 00:00:02,500\\nHello\\n", "srt")
+>>> dumps(cues, "vtt").splitlines()[2]
+'00:00:01.000 --> 00:00:02.500'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from octavia.errors import InputError
+from octavia.formats import ass, srt, vtt
+from octavia.formats._common import Document
+from octavia.formats.ass_style import AssStyle
+from octavia.types import Cue
+
+__all__ = ["FORMATS", "AssStyle", "Document", "decode", "dumps", "format_from_suffix", "loads", "parse",
+           "read", "read_document", "write"]  # fmt: skip
+
+FORMATS = ("srt", "vtt", "ass")
+_SUFFIXES = {".srt": "srt", ".vtt": "vtt", ".ass": "ass", ".ssa": "ass"}
+
+
+def format_from_suffix(path: str | Path) -> str:
+    """The format name for a path or a bare suffix (".ssa" -> "ass"); InputError for others."""
+    text = str(path)
+    suffix = text.lower() if text.startswith(".") and "/" not in text else Path(text).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise InputError(
+            f"Unknown subtitle file type {suffix or '(no suffix)'!r} for {Path(text).name or text}.",
+            f"Use one of {', '.join(_SUFFIXES)}.",
+        )
+    return _SUFFIXES[suffix]
+
+
+def _check_format(fmt: str) -> str:
+    name = fmt.lower().lstrip(".")
+    name = "ass" if name == "ssa" else name
+    if name not in FORMATS:
+        raise InputError(f"Unknown subtitle format {fmt!r}.", f"Use one of {', '.join(FORMATS)}.")
+    return name
+
+
+def decode(data: bytes) -> str:
+    """Text of a subtitle file: UTF-8 (BOM or not), UTF-16 with a BOM, else cp1252, else latin-1.
+
+    Old subtitle files are often Windows-1252; latin-1 maps every byte, so this never fails.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def parse(text: str, fmt: str) -> Document:
+    """A Document (cues and header) from the text of a file in ``fmt``."""
+    name = _check_format(fmt)
+    return {"srt": srt.parse, "vtt": vtt.parse, "ass": ass.parse}[name](text)
+
+
+def loads(text: str, fmt: str) -> list[Cue]:
+    """The cues of subtitle text in ``fmt`` ("srt", "vtt", "ass" or "ssa")."""
+    return parse(text, fmt).cues
+
+
+def dumps(
+    cues: Iterable[Cue], fmt: str, *, ass_style: AssStyle | None = None, ass_header: str | None = None,
+    vtt_header: str | None = None,
+) -> str:  # fmt: skip
+    """Subtitle text in ``fmt``; the header options apply only to their own format."""
+    name = _check_format(fmt)
+    if name == "srt":
+        return srt.write(cues)
+    if name == "vtt":
+        return vtt.write(cues, header=vtt_header)
+    return ass.write(cues, style=ass_style, header=ass_header)
+
+
+def read_document(path: Path) -> Document:
+    """Cues and header of a subtitle file; pass the header back to :func:`write` to keep its styles."""
+    fmt = format_from_suffix(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"Cannot read {path}: {exc.strerror or exc}.", "Check the path and permissions."
+        ) from exc
+    return parse(decode(data), fmt)
+
+
+def read(path: Path) -> list[Cue]:
+    """The cues of a .srt, .vtt, .ass or .ssa file."""
+    return read_document(path).cues
+
+
+def write(
+    cues: Iterable[Cue], path: Path, *, ass_style: AssStyle | None = None, ass_header: str | None = None,
+    vtt_header: str | None = None,
+) -> None:  # fmt: skip
+    """Write ``cues`` as UTF-8 in the format the suffix of ``path`` names (LF line ends)."""
+    text = dumps(
+        cues, format_from_suffix(path), ass_style=ass_style, ass_header=ass_header, vtt_header=vtt_header
+    )
+    Path(path).write_text(text, encoding="utf-8", newline="\n")

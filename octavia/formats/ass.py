@@ -1,0 +1,165 @@
+"""Advanced SubStation Alpha (.ass, also read from .ssa): styled subtitles.
+
+A translated ASS file must look like the original, so a read keeps everything outside the
+events (``Document.header``: script info, styles, fonts) and every event's style, layer,
+margins, effect and actor (``Cue.style``, ``Cue.extra``); override tags such as ``{\\i1}``
+stay in the text, and ``\\N`` becomes "\\n". The [Events] ``Format:`` line decides the field
+order. ``Comment:`` events are not shown on screen and are not returned. Without a header the
+writer generates one from an :class:`AssStyle`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from octavia.formats._common import Document, input_error, normalize, parse_timestamp, split_time
+from octavia.formats._markup import for_ass
+from octavia.formats.ass_style import STYLE_FORMAT, AssStyle, ass_colour
+from octavia.types import Cue
+
+__all__ = ["STYLE_FORMAT", "AssStyle", "ass_colour", "format_time", "parse", "read", "write"]
+
+EVENT_FORMAT = ("Layer", "Start", "End", "Style", "Name", "MarginL", "MarginR", "MarginV", "Effect", "Text")
+_SSA_EVENT_FORMAT = ("Marked", *EVENT_FORMAT[1:])
+#: Event fields kept in Cue.extra, under friendlier keys; unknown fields keep their lowercase name.
+_EXTRA_KEYS = {"layer": "layer", "name": "name", "actor": "name", "marginl": "margin_l",
+               "marginr": "margin_r", "marginv": "margin_v", "effect": "effect"}  # fmt: skip
+_KEY_VALUE = re.compile(r"\s*([A-Za-z]+)\s*:(.*)")
+_SECTION = re.compile(r"\s*\[([^\]]+)\]\s*")
+_HINT = "ASS events look like 'Dialogue: 0,0:00:01.00,0:00:03.50,Default,,0,0,0,,Text'."
+
+
+def format_time(seconds: float) -> str:
+    """``H:MM:SS.cc``: ASS stores centiseconds; rounded once, so 59.999 s is 0:01:00.00."""
+    h, m, s, cs = split_time(seconds, 100)
+    return f"{h:d}:{m:02d}:{s:02d}.{cs:02d}"
+
+
+def _event(value: str, fmt: tuple[str, ...], line_no: int) -> Cue:
+    parts = value.split(",", len(fmt) - 1)
+    if len(parts) < len(fmt):
+        raise input_error(
+            "ASS", line_no, f"expected {len(fmt)} comma-separated fields ({', '.join(fmt)}), found {len(parts)}",
+            "Each event needs every field named on the [Events] Format line, empty ones included.",
+        )  # fmt: skip
+    fields = dict(zip(fmt, parts, strict=True))
+    times = []
+    for key in ("start", "end"):
+        t = parse_timestamp(fields[key])
+        if t is None:
+            raise input_error(
+                "ASS", line_no, f"bad {key} timestamp {fields[key].strip()!r}, expected H:MM:SS.cc", _HINT
+            )
+        times.append(t)
+    if times[1] < times[0]:
+        raise input_error("ASS", line_no, "the event ends before it starts", _HINT)
+    extra = {
+        _EXTRA_KEYS.get(k, k): v.strip()
+        for k, v in fields.items()
+        if k not in ("start", "end", "style", "text")
+    }
+    style = fields.get("style", "").strip() or None
+    return Cue(times[0], times[1], fields["text"].replace("\\N", "\n"), style=style, extra=extra)
+
+
+def _format_line(value: str, line_no: int) -> tuple[str, ...]:
+    fmt = tuple(f.strip().lower() for f in value.split(","))
+    missing = [f for f in ("start", "end", "text") if f not in fmt]
+    if missing:
+        raise input_error("ASS", line_no, f"the Format line lacks {', '.join(missing)}", _HINT)
+    return fmt
+
+
+def parse(text: str) -> Document:
+    """Parse ASS/SSA text: the cues of its Dialogue events, and every other section as the header."""
+    lines = normalize(text).split("\n")
+    header: list[str] = []
+    section: str | None = None
+    fmt: tuple[str, ...] | None = None
+    ssa = False
+    cues: list[Cue] = []
+    for no, raw in enumerate(lines, 1):
+        line = raw.strip()
+        m = _SECTION.fullmatch(raw)
+        if m:
+            section = m.group(1).strip().lower()
+            ssa = ssa or section == "v4 styles"
+            if section != "events":
+                header.append(line)
+            continue
+        if section != "events":
+            if section is None and line and not line.startswith(";"):
+                raise input_error(
+                    "ASS", no, f"expected a section header such as [Script Info], found {line[:60]!r}",
+                    "An ASS file starts with [Script Info]; check the file is ASS/SSA.",
+                )  # fmt: skip
+            if section is not None:
+                header.append(raw.rstrip())
+            continue
+        if not line or line.startswith((";", "!:")):
+            continue
+        kv = _KEY_VALUE.fullmatch(raw)
+        if not kv:
+            raise input_error(
+                "ASS", no, f"expected 'Format:', 'Dialogue:' or 'Comment:', found {line[:60]!r}", _HINT
+            )
+        key, value = kv.group(1).lower(), kv.group(2)
+        if key == "format":
+            fmt = _format_line(value, no)
+        elif key == "dialogue":
+            default = tuple(f.lower() for f in (_SSA_EVENT_FORMAT if ssa else EVENT_FORMAT))
+            cues.append(_event(value.lstrip(), fmt or default, no))
+        # Comment, Picture, Sound, Movie and Command events are not subtitles.
+    if "[events]" not in (raw.strip().lower() for raw in lines):
+        last = len(text.rstrip("\n").split("\n"))
+        raise input_error(
+            "ASS", last, "end of file, no [Events] section", "The dialogue of an ASS file is under [Events]."
+        )
+    return Document("ass", cues, "\n".join(header).strip("\n"))
+
+
+def read(text: str) -> list[Cue]:
+    """The cues of an ASS/SSA file's Dialogue events."""
+    return parse(text).cues
+
+
+def _first_style(header: str) -> str | None:
+    for line in header.split("\n"):
+        if line.strip().lower().startswith("style:"):
+            return line.split(":", 1)[1].split(",", 1)[0].strip() or None
+    return None
+
+
+def _field(value: str) -> str:
+    return " ".join(value.replace(",", " ").split())
+
+
+def write(cues: Iterable[Cue], *, style: AssStyle | None = None, header: str | None = None) -> str:
+    """ASS text for ``cues``.
+
+    ``header`` (from :func:`parse`) is written verbatim so translated text keeps the original
+    styles; without it, a header with one style is generated from ``style`` (default
+    :class:`AssStyle`). Cues without a style use the header's first style. SRT-style ``<i>``
+    tags become ``{\\i1}``; other HTML-like tags are dropped because libass would print them.
+    """
+    if header and header.strip():
+        head = normalize(header)
+        cut = re.search(r"^\s*\[events\]\s*$", head, re.IGNORECASE | re.MULTILINE)
+        head = (head[: cut.start()] if cut else head).strip("\n")
+        default = _first_style(head) or "Default"
+    else:
+        generated = style or AssStyle()
+        head, default = generated.header(), generated.name
+    out = [head, "", "[Events]", "Format: " + ", ".join(EVENT_FORMAT)]
+    for cue in cues:
+        e = cue.extra
+        fields = [
+            _field(e.get("layer", "")) or "0", format_time(cue.start), format_time(cue.end),
+            _field(cue.style or "") or default, _field(e.get("name", "")),
+            _field(e.get("margin_l", "")) or "0", _field(e.get("margin_r", "")) or "0",
+            _field(e.get("margin_v", "")) or "0", _field(e.get("effect", "")),
+            for_ass(cue.text).replace("\n", "\\N"),
+        ]  # fmt: skip
+        out.append("Dialogue: " + ",".join(fields))
+    return "\n".join(out) + "\n"
