@@ -4,7 +4,6 @@ rate limits, error mapping and every router. No work happens at import time."""
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,11 +17,7 @@ from octavia.server.settings import ServerSettings, load_server_settings
 
 log = logging.getLogger("octavia.server")
 
-# Routers owned by other parts of the server (jobs/worker, billing).
-# TEMPORARY: imported only if the module exists, so this app works before they land;
-# remove the find_spec guard once octavia.server.routes.{jobs,ops,billing,webhooks} exist.
-_OPTIONAL_ROUTERS = ("jobs", "ops", "billing", "webhooks")
-_CORE_ROUTERS = ("auth", "account", "projects", "uploads", "files")
+_ROUTERS = ("auth", "account", "projects", "uploads", "files", "jobs", "ops", "billing", "webhooks")
 # Paths whose bodies are bounded by their own signed limits, not by max_request_bytes.
 _BODY_LIMIT_EXEMPT = ("/v1/files/",)
 
@@ -105,12 +100,7 @@ class BodySizeLimit:
 
 
 def _router_modules() -> list[Any]:
-    mods = [importlib.import_module(f"octavia.server.routes.{name}") for name in _CORE_ROUTERS]
-    for name in _OPTIONAL_ROUTERS:
-        full = f"octavia.server.routes.{name}"
-        if importlib.util.find_spec(full) is not None:
-            mods.append(importlib.import_module(full))
-    return mods
+    return [importlib.import_module(f"octavia.server.routes.{name}") for name in _ROUTERS]
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -129,7 +119,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        import asyncio
+
+        from octavia.server import polar
+
+        # Build the Polar SDK's parsers now (~3 s of CPU) so the first webhook after a start
+        # answers well inside Polar's delivery timeout; off the event loop, not awaited.
+        warm = asyncio.get_running_loop().run_in_executor(None, polar.warm_up)
         yield
+        await warm
         db.dispose()
 
     app = FastAPI(

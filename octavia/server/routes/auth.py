@@ -159,7 +159,25 @@ def signup(
     return ACCEPTED
 
 
-def _verify(token: str, db: DbDep) -> dict[str, Any]:
+def mark_verified(conn: Connection, settings: ServerSettings, user_id: str) -> None:
+    """Mark the address verified and grant the welcome credits, once per user.
+
+    Credits wait for verification so throwaway sign-ups cannot collect them; the grant's
+    reference makes a second verification (or a later reset) grant nothing.
+    """
+    from octavia.server import credits
+
+    done = conn.execute(
+        sa.update(t.users)
+        .where(t.users.c.id == user_id, t.users.c.email_verified_at.is_(None))
+        .values(email_verified_at=utcnow())
+    ).rowcount
+    if done and settings.signup_credits > 0:
+        credits.grant(conn, user_id=user_id, amount=settings.signup_credits, kind="grant",
+                      reference=f"signup:{user_id}", note="welcome credits")  # fmt: skip
+
+
+def _verify(token: str, db: DbDep, settings: ServerSettings) -> dict[str, Any]:
     with db.begin() as conn:
         user_id = consume_email_token(conn, token, "verify")
         if user_id is None:
@@ -169,22 +187,20 @@ def _verify(token: str, db: DbDep) -> dict[str, Any]:
                 "This verification link is invalid or has expired.",
                 "Ask for a new one with POST /v1/auth/verify/resend.",
             )
-        conn.execute(
-            sa.update(t.users)
-            .where(t.users.c.id == user_id, t.users.c.email_verified_at.is_(None))
-            .values(email_verified_at=utcnow())
-        )
+        mark_verified(conn, settings, user_id)
     return {"status": "verified"}
 
 
 @router.post("/verify", dependencies=_limited("verify"))
-def verify(body: TokenBody, db: DbDep) -> dict[str, Any]:
-    return _verify(body.token, db)
+def verify(body: TokenBody, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
+    return _verify(body.token, db, settings)
 
 
 @router.get("/verify", dependencies=_limited("verify"), summary="Verify (the link in the email)")
-def verify_link(token: Annotated[str, Query(max_length=200)], db: DbDep) -> dict[str, Any]:
-    return _verify(token, db)
+def verify_link(
+    token: Annotated[str, Query(max_length=200)], db: DbDep, settings: SettingsDep
+) -> dict[str, Any]:
+    return _verify(token, db, settings)
 
 
 @router.post("/verify/resend", status_code=202, dependencies=_limited("resend"))
@@ -273,7 +289,7 @@ def revoke_sessions(conn: Connection, user_id: str) -> None:
 
 
 @router.post("/password/reset", dependencies=_limited("reset"))
-def reset_password(body: ResetBody, db: DbDep, hasher: HasherDep) -> dict[str, str]:
+def reset_password(body: ResetBody, db: DbDep, hasher: HasherDep, settings: SettingsDep) -> dict[str, str]:
     pw_hash = hasher.hash(body.password)
     with db.begin() as conn:
         user_id = consume_email_token(conn, body.token, "reset")
@@ -286,10 +302,6 @@ def reset_password(body: ResetBody, db: DbDep, hasher: HasherDep) -> dict[str, s
             )
         conn.execute(sa.update(t.users).where(t.users.c.id == user_id).values(password_hash=pw_hash))
         # Receiving the mail proves the address, so a reset also verifies it.
-        conn.execute(
-            sa.update(t.users)
-            .where(t.users.c.id == user_id, t.users.c.email_verified_at.is_(None))
-            .values(email_verified_at=utcnow())
-        )
+        mark_verified(conn, settings, user_id)
         revoke_sessions(conn, user_id)
     return {"status": "password_changed"}
