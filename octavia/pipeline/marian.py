@@ -1,0 +1,266 @@
+"""Helsinki-NLP opus-mt (Marian) models run by CTranslate2, tokenized by SentencePiece.
+
+A pair ``en``→``es`` means ``Helsinki-NLP/opus-mt-en-es``. Models live in the resolver's
+cache as CTranslate2 directories (``model.bin``, ``source.spm``, ``target.spm``, vocabulary).
+On a connected machine a missing pair is downloaded once (the transformers checkpoint, via
+``huggingface_hub``) and converted with ``ctranslate2.converters.TransformersConverter``; that
+step needs the ``convert`` extra (transformers + torch). Inference imports only ``ctranslate2``
+and ``sentencepiece``.
+
+Pairs with no direct model are translated through English (source→en→target) when both legs
+exist. Models are loaded once per instance and kept per pair.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from octavia.errors import EngineError, InputError, MissingDependency, ModelNotAvailable
+from octavia.pipeline.models import ModelResolver, ModelSpec, ResolvedModel
+
+log = logging.getLogger(__name__)
+
+REPO = "Helsinki-NLP/opus-mt-{source}-{target}"
+REQUIRED_FILES = ("model.bin", "source.spm", "target.spm")
+INFO_FILE = "octavia-marian.json"
+PIVOT = "en"
+#: Pairs `octavia models list` shows; any other opus-mt pair can be pulled by name too.
+COMMON_PAIRS = tuple(
+    f"{a}-{b}"
+    for x in ("es", "fr", "de", "it", "pt", "nl", "ru", "zh", "ja", "ar")
+    for a, b in (("en", x), (x, "en"))
+)
+# Files of a Helsinki-NLP checkpoint that conversion needs (not the TF/Flax weights).
+CHECKPOINT_FILES = ["config.json", "*.spm", "vocab.json", "tokenizer_config.json", "pytorch_model.bin",
+                    "model.safetensors", "generation_config.json", "special_tokens_map.json"]  # fmt: skip
+
+
+def marian_spec(pair: str) -> ModelSpec:
+    source, _, target = pair.partition("-")
+    if not source or not target:
+        raise InputError(f"{pair!r} is not a language pair.", "Write pairs as SOURCE-TARGET, e.g. en-es.")
+    return ModelSpec(
+        engine="marian",
+        name=pair,
+        repo_id=REPO.format(source=source, target=target),
+        licence="CC-BY-4.0 (Helsinki-NLP OPUS-MT)",
+        description=f"OPUS-MT {source}→{target} (CTranslate2 conversion)",
+        required_files=REQUIRED_FILES,
+    )
+
+
+def convert_checkpoint(checkpoint: Path, out: Path, *, quantization: str | None = None) -> Path:
+    """Convert a transformers Marian checkpoint directory into a CTranslate2 model directory."""
+    try:
+        from ctranslate2.converters import TransformersConverter
+    except ImportError as exc:  # pragma: no cover - ctranslate2 is a core dependency
+        raise MissingDependency("ctranslate2 is not installed.", "pip install ctranslate2") from exc
+    try:
+        import transformers  # noqa: F401  (the converter imports it lazily; fail early and clearly)
+    except ImportError as exc:
+        raise MissingDependency(
+            "Converting an opus-mt checkpoint needs transformers and torch.",
+            "pip install 'octavia[convert]' (needed once per model; translating does not need it).",
+        ) from exc
+    files = [f for f in ("source.spm", "target.spm") if (checkpoint / f).exists()]
+    converter = TransformersConverter(str(checkpoint), copy_files=files)
+    converter.convert(str(out), quantization=quantization, force=True)
+    info = {"checkpoint": str(checkpoint)}
+    source_info = checkpoint / INFO_FILE
+    if source_info.exists():
+        info.update(json.loads(source_info.read_text()))
+    (out / INFO_FILE).write_text(json.dumps(info))
+    return out
+
+
+def download_marian(spec: ModelSpec, dest: Path) -> None:
+    """Download the transformers checkpoint of ``spec`` and convert it into ``dest``."""
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    assert spec.repo_id is not None
+    with tempfile.TemporaryDirectory(prefix="octavia-opus-mt-") as tmp:
+        try:
+            revision = HfApi().model_info(spec.repo_id).sha
+            snapshot_download(spec.repo_id, revision=revision, local_dir=tmp, allow_patterns=CHECKPOINT_FILES)
+        except RepositoryNotFoundError as exc:
+            raise OSError(f"there is no model {spec.repo_id} on the Hugging Face Hub") from exc
+        except (HfHubHTTPError, LocalEntryNotFoundError) as exc:  # network down, hub errors
+            raise OSError(str(exc)) from exc
+        (Path(tmp) / INFO_FILE).write_text(json.dumps({"repo_id": spec.repo_id, "revision": revision}))
+        convert_checkpoint(Path(tmp), dest)
+
+
+@dataclass
+class _Loaded:
+    translator: Any  # ctranslate2.Translator
+    source_sp: Any  # sentencepiece.SentencePieceProcessor
+    target_sp: Any
+    target_tokens: frozenset[str]  # `>>xx<<` language tokens of multilingual-target models
+
+
+class MarianTranslator:
+    """A :class:`~octavia.pipeline.engines.Translator` over opus-mt models in CTranslate2."""
+
+    def __init__(
+        self,
+        resolver: ModelResolver,
+        *,
+        model_dir: str | Path | None = None,
+        device: str = "cpu",
+        compute_type: str = "default",
+        inter_threads: int = 1,
+        intra_threads: int = 0,
+        beam_size: int = 4,
+        max_batch_size: int = 32,
+    ) -> None:
+        from octavia.pipeline.whisper import pick_device
+
+        self.resolver = resolver
+        self.model_dir = Path(model_dir).expanduser() if model_dir is not None else None
+        self.device, self.compute_type = pick_device(device, compute_type)
+        self.inter_threads = inter_threads
+        self.intra_threads = intra_threads
+        self.beam_size = beam_size
+        self.max_batch_size = max_batch_size
+        self._routes: dict[tuple[str, str], list[ResolvedModel]] = {}
+        self._loaded: dict[Path, _Loaded] = {}
+
+    # -- which models ----------------------------------------------------------------------
+    def local_pairs(self) -> list[str]:
+        root = self.resolver.cache_dir / "marian"
+        found = (
+            [p.name for p in root.glob("*-*") if self.resolver.find_cached(marian_spec(p.name))]
+            if root.is_dir()
+            else []
+        )
+        return sorted(found)
+
+    def _resolve(self, pair: str) -> ResolvedModel:
+        return self.resolver.resolve(marian_spec(pair), download=download_marian)
+
+    def route(self, source: str, target: str) -> list[ResolvedModel]:
+        """The model(s) that translate source→target: one direct model, or two through English."""
+        key = (source, target)
+        if key in self._routes:
+            return self._routes[key]
+        if self.model_dir is not None:
+            spec = ModelSpec("marian", self.model_dir.name, required_files=REQUIRED_FILES)
+            route = [self.resolver.resolve(spec, user_path=self.model_dir)]
+        else:
+            route = self._find_route(source, target)
+        self._routes[key] = route
+        return route
+
+    def _find_route(self, source: str, target: str) -> list[ResolvedModel]:
+        direct = f"{source}-{target}"
+        try:
+            return [self._resolve(direct)]
+        except ModelNotAvailable as exc:
+            direct_error = exc
+        if PIVOT not in (source, target):
+            try:
+                return [self._resolve(f"{source}-{PIVOT}"), self._resolve(f"{PIVOT}-{target}")]
+            except ModelNotAvailable:
+                pass
+        local = ", ".join(self.local_pairs()) or "none"
+        pivot = f" nor through English ({source}-en + en-{target})" if PIVOT not in (source, target) else ""
+        raise ModelNotAvailable(
+            f"No opus-mt model translates {source}→{target} directly{pivot} on this machine. "
+            f"Local pairs: {local}. ({direct_error.message})",
+            f"On a connected machine run `octavia models pull marian {direct}` (or the two English legs), "
+            "pass a converted model with --model DIR, or try --translator apertium or hf.",
+        )
+
+    def engine_id(self, source: str, target: str) -> str:
+        legs = [f"{m.path}@{_revision(m.path)}" for m in self.route(source, target)]
+        return f"marian:{'+'.join(legs)}:{self.compute_type}:beam{self.beam_size}"
+
+    # -- running ---------------------------------------------------------------------------
+    def _load(self, path: Path) -> _Loaded:
+        if path in self._loaded:
+            return self._loaded[path]
+        import ctranslate2
+        import sentencepiece as spm
+
+        try:
+            translator = ctranslate2.Translator(
+                str(path), device=self.device, compute_type=self.compute_type,
+                inter_threads=self.inter_threads, intra_threads=self.intra_threads,
+            )  # fmt: skip
+        except (RuntimeError, ValueError) as exc:
+            raise EngineError(f"The Marian model at {path} could not be loaded: {exc}",
+                              "Check that it is a CTranslate2 conversion of an opus-mt model.") from exc  # fmt: skip
+        loaded = _Loaded(
+            translator,
+            spm.SentencePieceProcessor(model_file=str(path / "source.spm")),
+            spm.SentencePieceProcessor(model_file=str(path / "target.spm")),
+            _language_tokens(path),
+        )
+        self._loaded[path] = loaded
+        return loaded
+
+    def translate(self, texts: Sequence[str], *, source: str, target: str) -> list[str]:
+        if source == target:
+            return list(texts)
+        out = list(texts)
+        for model in self.route(source, target):
+            out = self._translate_with(self._load(model.path), out, target)
+        return out
+
+    def _translate_with(self, model: _Loaded, texts: list[str], target: str) -> list[str]:
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        if not todo:
+            return list(texts)
+        # The converted config has add_source_eos=false: Marian expects the "</s>" itself.
+        tokens = [[*t, "</s>"] for t in model.source_sp.encode([texts[i] for i in todo], out_type=str)]
+        prefix = f">>{target}<<"
+        if model.target_tokens:
+            if prefix not in model.target_tokens:
+                raise InputError(f"This multilingual model cannot translate into {target!r}.",
+                                 f"It knows: {', '.join(sorted(t[2:-2] for t in model.target_tokens))}.")  # fmt: skip
+            tokens = [[prefix, *t] for t in tokens]
+        try:
+            results = model.translator.translate_batch(
+                tokens, beam_size=self.beam_size, max_batch_size=self.max_batch_size,
+                max_decoding_length=512,
+            )  # fmt: skip
+        except RuntimeError as exc:
+            raise EngineError(f"CTranslate2 failed while translating: {exc}") from exc
+        out = list(texts)
+        for i, result in zip(todo, results, strict=True):
+            out[i] = model.target_sp.decode(result.hypotheses[0])
+        return out
+
+
+def _revision(path: Path) -> str:
+    info = path / INFO_FILE
+    if info.exists():
+        data = json.loads(info.read_text())
+        return str(data.get("revision") or data.get("repo_id") or "local")
+    return "local"
+
+
+def _language_tokens(path: Path) -> frozenset[str]:
+    for name in ("shared_vocabulary.json", "source_vocabulary.json"):
+        vocab = path / name
+        if vocab.exists():
+            tokens = json.loads(vocab.read_text())
+            return frozenset(t for t in tokens if t.startswith(">>") and t.endswith("<<"))
+    return frozenset()
+
+
+def pull(resolver: ModelResolver, pair: str) -> ResolvedModel:
+    return resolver.resolve(marian_spec(pair), download=download_marian)
+
+
+def catalogue() -> list[object]:
+    from octavia.pipeline.catalogue import CatalogueEntry
+
+    return [CatalogueEntry(marian_spec(pair), download_marian) for pair in COMMON_PAIRS]

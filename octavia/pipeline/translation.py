@@ -1,0 +1,256 @@
+"""Translating timed text: segments (from Whisper) and cues (from subtitle files).
+
+Fragments are joined into sentences (:mod:`octavia.pipeline.sentences`), translated in
+batches, and split back onto the original timings. Terms the user asks to keep are replaced
+by placeholders the models copy (two-digit numbers absent from the sentence: opus-mt models
+and Apertium both pass numbers through); a sentence whose placeholders do not all come back
+exactly once is translated again in pieces around the terms, so a kept term is never lost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from octavia.errors import InputError, MissingDependency, ModelNotAvailable
+from octavia.pipeline.engines import Translator
+from octavia.pipeline.progress import ProgressCallback, ProgressEvent
+from octavia.pipeline.sentences import Fragment, Sentence, group_sentences, place
+from octavia.types import Cue, Segment
+
+TRANSLATORS = ("auto", "marian", "hf", "apertium")
+_LEADING_MARKUP = re.compile(r"^(?:\s*(?:\{[^{}\n]*\}|<[A-Za-z][^<>\n]*>))+")
+_TRAILING_MARKUP = re.compile(r"(?:</[A-Za-z][^<>\n]*>\s*)+$")
+
+
+# -- keep-terms --------------------------------------------------------------------------------
+def _term_pattern(term: str) -> re.Pattern[str]:
+    # Whole words only, so keeping "AI" does not touch "AIR"; case-insensitive, original form kept.
+    return re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
+
+
+def protect(text: str, terms: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """Replace each kept term by a placeholder number; returns (text, placeholder → original)."""
+    found: list[tuple[int, int, str]] = []
+    for term in sorted({t for t in terms if t.strip()}, key=len, reverse=True):
+        for m in _term_pattern(term).finditer(text):
+            if not any(s < m.end() and m.start() < e for s, e, _ in found):
+                found.append((m.start(), m.end(), m.group(0)))
+    if not found:
+        return text, {}
+    numbers = (str(n) for n in range(11, 100) if n % 11 and str(n) not in text)
+    mapping: dict[str, str] = {}
+    out, last = [], 0
+    for start, end, original in sorted(found):
+        placeholder = next(numbers, None)
+        if placeholder is None:  # a sentence full of numbers: protect the rest by splitting instead
+            break
+        mapping[placeholder] = original
+        out += [text[last:start], placeholder]
+        last = end
+    out.append(text[last:])
+    return "".join(out), mapping
+
+
+def restore(text: str, mapping: dict[str, str]) -> str | None:
+    """Put the kept terms back, or None when a placeholder is missing or duplicated."""
+    for placeholder, original in mapping.items():
+        pattern = re.compile(rf"(?<!\d){placeholder}(?!\d)")
+        if len(pattern.findall(text)) != 1:
+            return None
+        text = pattern.sub(lambda _m, o=original: o, text)  # type: ignore[misc]
+    return text
+
+
+def _split_around_terms(text: str, terms: Sequence[str]) -> list[tuple[str, bool]]:
+    """[(piece, is_term)], the fallback when placeholders do not survive translation."""
+    alternatives = "|".join(
+        _term_pattern(t).pattern for t in sorted(terms, key=len, reverse=True) if t.strip()
+    )
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for m in re.finditer(alternatives, text, re.IGNORECASE):
+        pieces.append((text[last : m.start()], False))
+        pieces.append((m.group(0), True))
+        last = m.end()
+    pieces.append((text[last:], False))
+    return [(p, t) for p, t in pieces if p.strip() or t]
+
+
+def translate_texts(
+    texts: Sequence[str], translator: Translator, *, source: str, target: str,
+    keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
+) -> list[str]:  # fmt: skip
+    """Translate whole sentences in batches, keeping ``keep_terms`` untranslated."""
+    protected = [protect(t, keep_terms) if keep_terms else (t, {}) for t in texts]
+    out: list[str] = []
+    for i in range(0, len(texts), batch_size):
+        batch = [p for p, _ in protected[i : i + batch_size]]
+        out.extend(translator.translate(batch, source=source, target=target))
+        if progress is not None:
+            progress(ProgressEvent("translate", min(i + batch_size, len(texts)), len(texts)))
+    retry: list[int] = []
+    for i, (translated, (_, mapping)) in enumerate(zip(out, protected, strict=True)):
+        if mapping or keep_terms:
+            restored = restore(translated, mapping) if mapping else translated
+            if restored is None or any(_term_pattern(t).search(texts[i]) and not _term_pattern(t).search(restored)
+                                       for t in keep_terms if t.strip()):  # fmt: skip
+                retry.append(i)
+            else:
+                out[i] = restored
+    for i in retry:
+        pieces = _split_around_terms(texts[i], keep_terms)
+        plain = [p for p, is_term in pieces if not is_term]
+        done = iter(translator.translate(plain, source=source, target=target) if plain else [])
+        parts = [p.strip() if is_term else next(done).strip() for p, is_term in pieces]
+        out[i] = " ".join(p for p in parts if p)
+    return out
+
+
+# -- segments and cues -------------------------------------------------------------------------
+def _translate_fragments(
+    fragments: Sequence[Fragment], translator: Translator, *, source: str, target: str,
+    keep_terms: Sequence[str], batch_size: int, progress: ProgressCallback | None,
+) -> list[tuple[Sentence, list[Any]]]:  # fmt: skip
+    sentences = group_sentences(fragments)
+    todo = [s for s in sentences if s.text]
+    translated = translate_texts([s.text for s in todo], translator, source=source, target=target,
+                                 keep_terms=keep_terms, batch_size=batch_size, progress=progress)  # fmt: skip
+    by_sentence = dict(zip((s.indices for s in todo), translated, strict=True))
+    return [(s, place(fragments, s, by_sentence.get(s.indices, ""))) for s in sentences]
+
+
+def translate_segments(
+    segments: Sequence[Segment], translator: Translator, *, source: str, target: str,
+    keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
+) -> list[Segment]:  # fmt: skip
+    """Translated segments on the original timings (see the module docstring).
+
+    One output segment per input segment, except that a segment whose share of a sentence's
+    translation came out empty is merged into its neighbour (whose timing grows over it).
+    Speakers are kept; word timings no longer apply and are dropped.
+    """
+    fragments = [Fragment(s.text, s.start, s.end, s.speaker) for s in segments]
+    out: list[Segment] = []
+    for _sentence, placed in _translate_fragments(fragments, translator, source=source, target=target,
+                                                  keep_terms=keep_terms, batch_size=batch_size,
+                                                  progress=progress):  # fmt: skip
+        for p in placed:
+            first = segments[p.indices[0]]
+            out.append(replace(first, start=p.start, end=p.end, text=p.text, words=()))
+    return out
+
+
+def _split_markup(text: str) -> tuple[str, str, str]:
+    """(leading markup, plain text, trailing closing tags) of a cue's text."""
+    from octavia.formats._markup import MARKUP_RE
+
+    lead = _LEADING_MARKUP.match(text)
+    head = lead.group(0).strip() if lead else ""
+    trail = _TRAILING_MARKUP.search(text)
+    tail = trail.group(0).strip() if trail else ""
+    body = MARKUP_RE.sub("", text).replace("\\h", " ")
+    return head, " ".join(body.split()), tail
+
+
+def translate_cues(
+    cues: Sequence[Cue], translator: Translator, *, source: str, target: str,
+    keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
+) -> list[Cue]:  # fmt: skip
+    """Translated cues keeping timing, style and ``extra``.
+
+    Markup is kept out of the text sent to the model: the cue's leading markup (ASS override
+    tags such as ``{\\i1}``, ``<i>``) goes back at the start, closing tags at the end; markup in
+    the middle of a line is dropped. ASS drawings are shapes, not words, and pass through.
+    Line breaks are removed; re-wrap the result with the layout rules.
+    """
+    from octavia.formats._markup import is_ass_drawing
+
+    parts = [_split_markup(c.text) for c in cues]
+    drawing = [is_ass_drawing(c.text) for c in cues]
+    fragments = [
+        Fragment("" if drawing[i] else body, c.start, c.end, (c.style, tuple(sorted(c.extra.items()))))
+        for i, (c, (_, body, _)) in enumerate(zip(cues, parts, strict=True))
+    ]
+    out: list[Cue] = []
+    for _sentence, placed in _translate_fragments(fragments, translator, source=source, target=target,
+                                                  keep_terms=keep_terms, batch_size=batch_size,
+                                                  progress=progress):  # fmt: skip
+        for p in placed:
+            i = p.indices[0]
+            cue = cues[i]
+            if drawing[i]:
+                out.append(cue)
+                continue
+            head, _, tail = parts[i]
+            text = head + p.text + (parts[p.indices[-1]][2] if len(p.indices) > 1 else tail)
+            out.append(replace(cue, start=p.start, end=p.end, text=text, extra=dict(cue.extra)))
+    return out
+
+
+# -- choosing a translator ---------------------------------------------------------------------
+class AutoTranslator:
+    """Per pair: a Marian model when one is local or downloadable, else Apertium, else hosted HF."""
+
+    def __init__(self, candidates: Sequence[tuple[str, Callable[[], Translator]]]) -> None:
+        self._candidates = list(candidates)
+        self._built: dict[str, Translator] = {}
+        self._chosen: dict[tuple[str, str], Translator] = {}
+
+    def _choose(self, source: str, target: str) -> Translator:
+        key = (source, target)
+        if key in self._chosen:
+            return self._chosen[key]
+        reasons = []
+        for name, build in self._candidates:
+            try:
+                engine = self._built.get(name) or build()
+                self._built[name] = engine
+                engine.engine_id(source, target)  # raises when the pair is not available
+            except (ModelNotAvailable, MissingDependency, InputError) as exc:
+                reasons.append(f"{name}: {exc.message}")
+                continue
+            self._chosen[key] = engine
+            return engine
+        raise ModelNotAvailable(
+            f"No translator on this machine can translate {source}→{target}. " + " ".join(reasons),
+            f"Run `octavia models pull marian {source}-{target}` on a connected machine, set a Hugging "
+            "Face token (OCTAVIA_HF_TOKEN) for --translator hf, or install an Apertium pair.",
+        )
+
+    def engine_id(self, source: str, target: str) -> str:
+        return self._choose(source, target).engine_id(source, target)
+
+    def translate(self, texts: Sequence[str], *, source: str, target: str) -> list[str]:
+        return self._choose(source, target).translate(texts, source=source, target=target)
+
+
+def make_translator(name: str, settings: Any, resolver: Any, *, model_dir: str | None = None) -> Translator:
+    """A translator by name: auto | marian | hf | apertium."""
+
+    def marian() -> Translator:
+        from octavia.pipeline.marian import MarianTranslator
+
+        device = getattr(settings, "device", "cpu")
+        return MarianTranslator(resolver, model_dir=model_dir, device=device,
+                                compute_type=getattr(settings, "compute_type", "default"))  # fmt: skip
+
+    def hf() -> Translator:
+        from octavia.pipeline.hf_translate import HFTranslator
+
+        return HFTranslator.from_settings(settings)
+
+    def apertium() -> Translator:
+        from octavia.pipeline.apertium import ApertiumTranslator
+
+        return ApertiumTranslator()
+
+    builders: dict[str, Callable[[], Translator]] = {"marian": marian, "hf": hf, "apertium": apertium}
+    if name == "auto":
+        order = ["marian", "apertium"] + (["hf"] if getattr(settings, "hf_token", None) else [])
+        return AutoTranslator([(n, builders[n]) for n in order])
+    if name not in builders:
+        raise InputError(f"Unknown translator {name!r}.", f"Use one of: {', '.join(TRANSLATORS)}.")
+    return builders[name]()
