@@ -60,9 +60,9 @@ def register(app: typer.Typer) -> None:
         max_chars: int = typer.Option(42, help="Characters per subtitle line."),
         max_lines: int = typer.Option(2, help="Lines per cue."),
         max_cps: float = typer.Option(17.0, help="Reading speed cap, characters per second."),
-        font: str = typer.Option("Arial", help="ASS font name."),
-        font_size: int = typer.Option(48, help="ASS font size."),
-        outline: float = typer.Option(2.0, help="ASS outline width."),
+        font: str | None = typer.Option(None, help="ASS font name (default Arial)."),
+        font_size: float | None = typer.Option(None, help="ASS font size at 1080p (default 54)."),
+        outline: float | None = typer.Option(None, help="ASS outline width (default 2.5)."),
     ) -> None:
         """Transcribe speech into subtitles (SRT, WebVTT, ASS), optionally translated.
 
@@ -80,7 +80,11 @@ def register(app: typer.Typer) -> None:
             "keep_terms": parse_list(keep_terms),
             "vad": vad,
             "layout": {"max_chars_per_line": max_chars, "max_lines": max_lines, "max_cps": max_cps},
-            "ass_style": {"font_name": font, "font_size": font_size, "outline": outline},
+            "ass_style": {
+                k: v
+                for k, v in {"font_name": font, "font_size": font_size, "outline": outline}.items()
+                if v is not None
+            },
         }
 
         def one(path: Path, progress: Any) -> dict[str, Any]:

@@ -157,7 +157,7 @@ def translate_stage(
 
 def write_subtitles(ctx: JobContext, transcript: Transcript, language: str) -> None:
     """Lay out cues and write one file per requested format; warnings go into ``ctx.info``."""
-    from octavia.formats.ass import AssStyle
+    from octavia.formats import AssStyle
     from octavia.formats.layout import LayoutRules, segments_to_cues
 
     opts = ctx.spec.options
