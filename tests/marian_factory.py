@@ -202,3 +202,18 @@ def _train(source: str, target: str, out: Path) -> None:
             embeddings[pad].zero_()
     model.eval()
     model.save_pretrained(out)
+
+
+def install(ct2_dir: Path, models_dir: Path, pair: str) -> Path:
+    """Put a converted model where the resolver's cache keeps pair ``pair``."""
+    dest = models_dir / "marian" / pair
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.exists():
+        shutil.copytree(ct2_dir, dest)
+    return dest
+
+
+def sentences(n: int, seed: int) -> list[str]:
+    """Toy-grammar sentences (English) from a seed other than the training corpus's."""
+    rng = random.Random(seed)
+    return [render(toy_sentence(rng)) for _ in range(n)]

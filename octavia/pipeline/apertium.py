@@ -76,14 +76,22 @@ class ApertiumTranslator:
         if source == target:
             return list(texts)
         mode = self.mode(source, target)
-        # One line per text ("-f line" translates each line on its own), so one process per batch.
-        lines = [" ".join(t.split()) for t in texts]
-        output = self._run(["-u", "-f", "line", mode], "\n".join(lines) + "\n").split("\n")
-        if output and output[-1] == "":
-            output.pop()
-        if len(output) != len(lines):  # defensive: never misalign a batch
-            output = [self._run(["-u", "-f", "line", mode], line + "\n").strip() for line in lines]
-        return [_MARKS.sub("", out).strip() if line else "" for out, line in zip(output, lines, strict=True)]
+        # One paragraph per text, one process per batch. (The "line" format would be the natural
+        # choice, but it drops sentence-final punctuation; blank lines are paragraph breaks in
+        # the default format, which no rule reorders across.)
+        paragraphs = [" ".join(t.split()) for t in texts]
+        todo = [p for p in paragraphs if p]
+        output = self._paragraphs(mode, todo)
+        if len(output) != len(todo):  # defensive: never misalign a batch
+            output = [" ".join(self._paragraphs(mode, [p])) for p in todo]
+        done = iter(output)
+        return [_MARKS.sub("", next(done)).strip() if p else "" for p in paragraphs]
+
+    def _paragraphs(self, mode: str, paragraphs: list[str]) -> list[str]:
+        if not paragraphs:
+            return []
+        out = self._run(["-u", mode], "\n\n".join(paragraphs) + "\n")
+        return [" ".join(p.split()) for p in re.split(r"\n\s*\n", out.strip()) if p.strip()]
 
     def _run(self, args: list[str], stdin: str) -> str:
         try:

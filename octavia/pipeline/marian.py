@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from octavia.errors import EngineError, InputError, MissingDependency, ModelNotAvailable
-from octavia.pipeline.models import ModelResolver, ModelSpec, ResolvedModel
+from octavia.pipeline.models import Downloader, ModelResolver, ModelSpec, ResolvedModel
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +79,35 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, quantization: str | None 
     return out
 
 
-def download_marian(spec: ModelSpec, dest: Path) -> None:
-    """Download the transformers checkpoint of ``spec`` and convert it into ``dest``."""
+def fetch_checkpoint(repo_id: str, dest: Path) -> str:
+    """Download a transformers checkpoint from the Hugging Face Hub; returns its revision."""
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    assert spec.repo_id is not None
-    with tempfile.TemporaryDirectory(prefix="octavia-opus-mt-") as tmp:
-        try:
-            revision = HfApi().model_info(spec.repo_id).sha
-            snapshot_download(spec.repo_id, revision=revision, local_dir=tmp, allow_patterns=CHECKPOINT_FILES)
-        except RepositoryNotFoundError as exc:
-            raise OSError(f"there is no model {spec.repo_id} on the Hugging Face Hub") from exc
-        except (HfHubHTTPError, LocalEntryNotFoundError) as exc:  # network down, hub errors
-            raise OSError(str(exc)) from exc
-        (Path(tmp) / INFO_FILE).write_text(json.dumps({"repo_id": spec.repo_id, "revision": revision}))
-        convert_checkpoint(Path(tmp), dest)
+    try:
+        revision = str(HfApi().model_info(repo_id).sha)
+        snapshot_download(repo_id, revision=revision, local_dir=dest, allow_patterns=CHECKPOINT_FILES)
+    except RepositoryNotFoundError as exc:
+        raise OSError(f"there is no model {repo_id} on the Hugging Face Hub") from exc
+    except (HfHubHTTPError, LocalEntryNotFoundError) as exc:  # network down, hub errors
+        raise OSError(str(exc)) from exc
+    return revision
+
+
+def make_downloader(fetch: Callable[[str, Path], str] = fetch_checkpoint) -> Downloader:
+    """A resolver download hook: fetch the checkpoint into a temporary directory, convert it."""
+
+    def download(spec: ModelSpec, dest: Path) -> None:
+        assert spec.repo_id is not None
+        with tempfile.TemporaryDirectory(prefix="octavia-opus-mt-") as tmp:
+            revision = fetch(spec.repo_id, Path(tmp))
+            (Path(tmp) / INFO_FILE).write_text(json.dumps({"repo_id": spec.repo_id, "revision": revision}))
+            convert_checkpoint(Path(tmp), dest)
+
+    return download
+
+
+download_marian = make_downloader()
 
 
 @dataclass
@@ -119,6 +132,7 @@ class MarianTranslator:
         intra_threads: int = 0,
         beam_size: int = 4,
         max_batch_size: int = 32,
+        download: Downloader | None = download_marian,
     ) -> None:
         from octavia.pipeline.whisper import pick_device
 
@@ -129,6 +143,7 @@ class MarianTranslator:
         self.intra_threads = intra_threads
         self.beam_size = beam_size
         self.max_batch_size = max_batch_size
+        self.download = download
         self._routes: dict[tuple[str, str], list[ResolvedModel]] = {}
         self._loaded: dict[Path, _Loaded] = {}
 
@@ -143,7 +158,7 @@ class MarianTranslator:
         return sorted(found)
 
     def _resolve(self, pair: str) -> ResolvedModel:
-        return self.resolver.resolve(marian_spec(pair), download=download_marian)
+        return self.resolver.resolve(marian_spec(pair), download=self.download)
 
     def route(self, source: str, target: str) -> list[ResolvedModel]:
         """The model(s) that translate source→target: one direct model, or two through English."""

@@ -27,8 +27,9 @@ _TRAILING_MARKUP = re.compile(r"(?:</[A-Za-z][^<>\n]*>\s*)+$")
 
 # -- keep-terms --------------------------------------------------------------------------------
 def _term_pattern(term: str) -> re.Pattern[str]:
-    # Whole words only, so keeping "AI" does not touch "AIR"; case-insensitive, original form kept.
-    return re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
+    # Whole words only, so keeping "AI" does not touch "AIR"; case-sensitive, so keeping "Apple"
+    # leaves "an apple" to be translated.
+    return re.compile(rf"(?<!\w){re.escape(term)}(?!\w)")
 
 
 def protect(text: str, terms: Sequence[str]) -> tuple[str, dict[str, str]]:
@@ -71,7 +72,7 @@ def _split_around_terms(text: str, terms: Sequence[str]) -> list[tuple[str, bool
     )
     pieces: list[tuple[str, bool]] = []
     last = 0
-    for m in re.finditer(alternatives, text, re.IGNORECASE):
+    for m in re.finditer(alternatives, text):
         pieces.append((text[last : m.start()], False))
         pieces.append((m.group(0), True))
         last = m.end()
