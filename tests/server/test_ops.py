@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
+import pytest
 import sqlalchemy as sa
 
+from octavia.errors import InputError
 from tests.server.conftest import free_port
 from tests.server.fixtures_jobs import fund, scrape, speech_upload, subtitle_body
 
@@ -99,3 +102,66 @@ def test_json_logs_carry_the_job_id(capsys):
     )
     assert inside["level"] == "WARNING" and inside["logger"] == "octavia.test.jsonlogs"
     assert outside["job_id"] is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis", "postgres"])
+def test_every_queue_backend_carries_job_ids(backend, settings, tmp_path, monkeypatch):
+    """Enqueue → the backend → dequeue → the runner gets the id (what a consumer does per message)."""
+    from octavia.server.db import is_sqlite
+    from octavia.server.tasks import JobQueue, make_huey
+
+    if backend == "postgres" and is_sqlite(settings.db_url):
+        with pytest.raises(InputError, match="PostgreSQL database URL"):
+            make_huey(settings.model_copy(update={"queue": backend}))
+        return
+    monkeypatch.setenv("OCTAVIA_QUEUE_NAME", f"octavia-test-{uuid.uuid4().hex[:8]}")
+    s = settings.model_copy(
+        update={"queue": backend, "redis_url": "redis://127.0.0.1:6379/0", "data_dir": tmp_path}
+    )
+    got: list[str] = []
+    queue = JobQueue(make_huey(s), runner=got.append)
+    try:
+        queue.enqueue("job_a")
+        queue.enqueue("job_b", delay=30)  # a retry: held back until due
+        assert queue.pending() == 2
+        for _ in range(2):
+            task = queue.huey.dequeue()
+            if task.eta is None:
+                queue.huey.execute(task)
+        assert got == ["job_a"] and queue.pending() == 0
+    finally:
+        queue.huey.flush()
+
+
+def test_octavia_serve_answers(settings, tmp_path):
+    """The `octavia serve` command end to end: a uvicorn process, then SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "OCTAVIA_DATABASE_URL": settings.db_url, "OCTAVIA_DATA_DIR": str(tmp_path),
+           "OCTAVIA_QUEUE": "sqlite", "OCTAVIA_SECRET_KEY": "x"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "octavia", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout and proc.stdout.read()
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.json()["checks"]["queue"]["backend"] == "sqlite"
+        assert "octavia_jobs" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal it caught (so rc is -15).
+        assert proc.wait(30) in (0, -signal.SIGTERM)
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    assert "Finished server process" in out and '"level": "INFO"' in out  # JSON logs
