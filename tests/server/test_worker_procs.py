@@ -50,7 +50,7 @@ def _started(db, job_id):
 def test_two_workers_run_each_job_exactly_once(cluster, user_factory):
     srv, start = cluster
     db = srv.app.state.db
-    start("w1"), start("w2")
+    w1, _w2 = start("w1"), start("w2")
     user = user_factory(server=srv)
     fund(db, user.id, 20)
     up = speech_upload(user.client)
@@ -64,6 +64,9 @@ def test_two_workers_run_each_job_exactly_once(cluster, user_factory):
         assert ledger(db, job_id) == [("reserve", -1), ("settle", 0)]
     workers = {_started(db, j)[0].data["worker"].rsplit(":", 1)[0] for j in ids}
     assert len(workers) == 2, workers  # both consumers took jobs
+    w1.proc.send_signal(signal.SIGTERM)  # graceful: an idle consumer exits cleanly at once
+    assert w1.proc.wait(20) == 0, w1.output()
+    assert "worker stopped" in w1.output()
 
 
 def test_sigkilled_worker_job_resumes_on_another_worker(cluster, user_factory):
