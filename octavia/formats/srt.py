@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import NoReturn
 
 from octavia.formats._common import (
     Document,
@@ -40,6 +41,22 @@ def _is_timing(line: str) -> bool:
     )
 
 
+def _only_blank(lines: list[str]) -> bool:
+    return not "".join(lines).strip()
+
+
+def _missing_timing(lines: list[str], i: int) -> NoReturn:
+    """Raise for cue number ``lines[i]`` not followed by its timing line."""
+    if i + 1 < len(lines) and lines[i + 1].strip():
+        found, line_no = repr(lines[i + 1].strip()[:60]), i + 2
+    else:
+        found, line_no = "the end of the file", i + 1
+    number = lines[i].strip()
+    raise input_error(
+        "SRT", line_no, f"expected a timing line after cue number {number}, found {found}", _HINT
+    )
+
+
 def parse(text: str) -> Document:
     """Parse SRT text into a Document (no header); see the module docstring for what is forgiven."""
     lines = normalize(text).split("\n")
@@ -56,14 +73,8 @@ def parse(text: str) -> Document:
             at = i
         elif _INDEX.fullmatch(line) and i + 1 < n and "-->" in lines[i + 1]:
             at = i + 1
-        elif _INDEX.fullmatch(line) and i + 1 < n and lines[i + 1].strip():
-            found = lines[i + 1].strip()[:60]
-            raise input_error(
-                "SRT",
-                i + 2,
-                f"expected a timing line after cue number {line.strip()}, found {found!r}",
-                _HINT,
-            )
+        elif _INDEX.fullmatch(line) and ((i + 1 < n and lines[i + 1].strip()) or _only_blank(lines[i + 1 :])):
+            _missing_timing(lines, i)
         elif bodies:  # a stray line after a blank line inside a cue: keep it with that cue
             bodies[-1].append(line.strip())
             i += 1
