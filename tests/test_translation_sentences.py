@@ -6,6 +6,7 @@ dictionary), so what is tested is the regroup/split/restore logic, exactly.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -94,7 +95,7 @@ def test_placing_keeps_timings_covered_monotonic_and_merges_empty_pieces() -> No
     placed = place(f, sentence, "El gato duerme en el sofá rojo.")
     assert [p.indices for p in placed] == [(0,), (1,), (2,)]
     assert placed[0].start == 0.0 and placed[-1].end == 3.0
-    assert all(a.end <= b.start for a, b in zip(placed, placed[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(placed))
     assert " ".join(p.text for p in placed) == "El gato duerme en el sofá rojo."
     short = place(f, sentence, "Duerme bien.")  # 2 words for 3 fragments: one is merged, none empty
     assert all(p.text for p in short) and len(short) == 2

@@ -159,13 +159,15 @@ def _split_markup(text: str) -> tuple[str, str, str]:
 def translate_cues(
     cues: Sequence[Cue], translator: Translator, *, source: str, target: str,
     keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
+    layout: Any = None,
 ) -> list[Cue]:  # fmt: skip
     """Translated cues keeping timing, style and ``extra``.
 
     Markup is kept out of the text sent to the model: the cue's leading markup (ASS override
     tags such as ``{\\i1}``, ``<i>``) goes back at the start, closing tags at the end; markup in
     the middle of a line is dropped. ASS drawings are shapes, not words, and pass through.
-    Line breaks are removed; re-wrap the result with the layout rules.
+    Line breaks of the source do not fit the translation: with ``layout`` (a
+    :class:`~octavia.formats.rules.LayoutRules`) each cue is re-broken into balanced lines.
     """
     from octavia.formats._markup import is_ass_drawing
 
@@ -186,7 +188,12 @@ def translate_cues(
                 out.append(cue)
                 continue
             head, _, tail = parts[i]
-            text = head + p.text + (parts[p.indices[-1]][2] if len(p.indices) > 1 else tail)
+            body = p.text
+            if layout is not None and body:
+                from octavia.formats.linebreak import break_lines
+
+                body = break_lines(body, layout)
+            text = head + body + (parts[p.indices[-1]][2] if len(p.indices) > 1 else tail)
             out.append(replace(cue, start=p.start, end=p.end, text=text, extra=dict(cue.extra)))
     return out
 
