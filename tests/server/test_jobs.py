@@ -29,7 +29,7 @@ from tests.server.fixtures_jobs import (
 @pytest.fixture
 def queued_server(server_factory):
     """A server whose jobs stay queued (SQLite Huey, no worker)."""
-    return server_factory(queue="sqlite")
+    return server_factory(queue="sqlite", signup_credits=0)
 
 
 def _user(user_factory, srv, credits: int = 100):
@@ -41,7 +41,7 @@ def _user(user_factory, srv, credits: int = 100):
 
 @pytest.mark.slow
 def test_subtitle_job_runs_end_to_end(server_factory, user_factory, pipeline_overrides):
-    srv = server_factory(**pipeline_overrides)
+    srv = server_factory(signup_credits=0, **pipeline_overrides)
     db = srv.app.state.db
     user = _user(user_factory, srv, 10)
     up = speech_upload(user.client)
