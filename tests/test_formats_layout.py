@@ -130,6 +130,24 @@ def test_word_times_split_at_sentence_end_not_at_longest_pause() -> None:
     assert cues[1].end == seg.words[-1].end  # nothing follows: media end = segment end
 
 
+def test_stripped_and_cjk_words_take_spacing_from_the_text() -> None:
+    text = (
+        "And Mr. John Dashwood had then leisure to consider how much there might be prudently in his power."
+    )
+    words = tuple(
+        Word(w.start, w.end, w.text.strip()) for w in timed_words(text, 0.0)
+    )  # as our engine gives them
+    cues = segments_to_cues([Segment(0.0, words[-1].end, text, words)]).cues
+    assert len(cues) == 2
+    assert " ".join(c.text.replace("\n", " ") for c in cues) == text
+    zh = ["我们", "明天", "去", "北京", "。", "你", "想", "一起", "去", "吗", "？"]
+    zh_words = tuple(Word(k * 0.4, k * 0.4 + 0.3, w) for k, w in enumerate(zh))
+    seg = Segment(0.0, 4.4, "".join(zh), zh_words)
+    cues = segments_to_cues([seg], LayoutRules(max_chars_per_line=8, max_lines=1)).cues
+    assert [c.text for c in cues] == ["我们明天去北京。", "你想一起去吗？"]
+    assert cues[1].start == zh_words[5].start
+
+
 @pytest.mark.parametrize(
     ("text", "first"),
     [

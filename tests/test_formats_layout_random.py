@@ -44,11 +44,11 @@ def _segments(rng: random.Random) -> list[Segment]:
         text = _text(rng, rng.randint(1, 40))
         start = max(0.0, t + rng.uniform(-0.5, 1.5))  # sometimes overlapping the segment before
         if rng.random() < 0.6:
-            words, w_t = [], start
+            words, w_t, lead = [], start, rng.choice(["", " "])  # engines strip words, or keep the space
             for word in text.split():
                 w_t += rng.choice([0.0, 0.0, 0.05, 0.3, 1.2])
                 dur = rng.uniform(0.1, 0.6)
-                words.append(Word(w_t, w_t + dur, " " + word))
+                words.append(Word(w_t, w_t + dur, lead + word))
                 w_t += dur
             segs.append(Segment(start, words[-1].end, text, tuple(words)))
         else:

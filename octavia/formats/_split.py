@@ -44,11 +44,28 @@ def _squash(text: str) -> str:
     return "".join(visible(text).split()).casefold()
 
 
+def _spaces(words: list[str], text: str) -> list[bool]:
+    """Whether a space stands before each word: read from the segment text, because engines
+    differ (faster-whisper puts it in the word, others strip words; CJK has none)."""
+    flags, pos = [], 0
+    for word in words:
+        at = text.find(word, pos)
+        if at < 0:  # the words do not align with the text: fall back to the words themselves
+            return [True] * len(words) if " " in text.strip() else [False] * len(words)
+        flags.append(at > pos and text[pos:at].isspace())
+        pos = at + len(word)
+    return flags
+
+
 def _units(seg: Segment) -> tuple[list[Token], list[tuple[float, float]] | None]:
     """Units and, when the words match the text, their times."""
     words = [w for w in seg.words if w.text.strip()]
     if words and _squash("".join(w.text for w in words)) == _squash(seg.text):
-        units = [Token(w.text.strip(), w.text[:1].isspace(), len(visible(w.text.strip()))) for w in words]
+        texts = [w.text.strip() for w in words]
+        spaced = [w.text[:1].isspace() for w in words]
+        if not any(spaced[1:]):
+            spaced = _spaces(texts, seg.text)
+        units = [Token(t, sp, len(visible(t))) for t, sp in zip(texts, spaced, strict=True)]
         return units, [(w.start, w.end) for w in words]
     return tokenize(seg.text), None
 
