@@ -162,7 +162,7 @@ def write_subtitles(ctx: JobContext, transcript: Transcript, language: str) -> N
 
     opts = ctx.spec.options
     rules = LayoutRules(**dict(opts.get("layout") or {}))
-    layout = segments_to_cues(transcript.segments, rules)
+    layout = segments_to_cues(transcript.segments, rules, media_end=transcript.duration or None)
     style = AssStyle(**dict(opts.get("ass_style") or {}))
     warnings = ctx.info.setdefault("layout_warnings", {})
     for fmt in ctx.spec.formats:
