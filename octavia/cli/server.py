@@ -105,6 +105,10 @@ def run_consumer(
     from octavia.server.worker import Worker
 
     log = logging.getLogger("octavia.worker")
+    if settings.should_migrate():  # SQLite by default, as `octavia serve` does
+        from octavia.server.db import migrate
+
+        migrate(settings.db_url)
     huey = make_huey(settings)
     if huey.immediate:
         raise InputError("OCTAVIA_QUEUE=immediate runs jobs inside the API; there is nothing to consume.")

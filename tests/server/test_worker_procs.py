@@ -9,8 +9,10 @@ import signal
 import time
 import uuid
 
+import httpx
 import pytest
 
+from tests.server.conftest import free_port
 from tests.server.fixtures_jobs import events, fund, ledger, read_sse, speech_upload, subtitle_body, wait_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
@@ -34,10 +36,10 @@ def cluster(server_factory, pipeline_overrides, monkeypatch, tmp_path, worker_pr
         "OCTAVIA_DEVICE": "cpu", "OCTAVIA_HEARTBEAT_INTERVAL_S": "0.5", "OCTAVIA_HEARTBEAT_STALE_S": "3",
     }  # fmt: skip
 
-    def start(tag: str, **extra: str):
+    def start(tag: str, *args: str, **extra: str):
         # Each worker has its own data dir (work files): as if on another machine.
         return worker_procs(tag, {**env, "OCTAVIA_DATA_DIR": str(tmp_path / tag), **extra},
-                            "--workers", "1", "--reaper-interval", "0.5")  # fmt: skip
+                            "--workers", "1", "--reaper-interval", "0.5", *args)  # fmt: skip
 
     yield srv, start
     make_huey(s, name=name).flush()
@@ -50,7 +52,8 @@ def _started(db, job_id):
 def test_two_workers_run_each_job_exactly_once(cluster, user_factory):
     srv, start = cluster
     db = srv.app.state.db
-    w1, _w2 = start("w1"), start("w2")
+    port = free_port()
+    w1, w2 = start("w1", "--metrics-port", str(port)), start("w2")
     user = user_factory(server=srv)
     fund(db, user.id, 20)
     up = speech_upload(user.client)
@@ -64,6 +67,12 @@ def test_two_workers_run_each_job_exactly_once(cluster, user_factory):
         assert ledger(db, job_id) == [("reserve", -1), ("settle", 0)]
     workers = {_started(db, j)[0].data["worker"].rsplit(":", 1)[0] for j in ids}
     assert len(workers) == 2, workers  # both consumers took jobs
+    # w1's own metrics: the jobs it ran, by outcome, and their stages.
+    w1_jobs = sum(1 for j in ids if str(w1.proc.pid) in _started(db, j)[0].data["worker"])
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert f'octavia_job_duration_seconds_count{{kind="subtitle",outcome="done"}} {float(w1_jobs)}' in text
+    assert 'octavia_job_stage_duration_seconds_count{kind="subtitle",stage="transcribe"}' in text
+    assert w2.proc.poll() is None
     w1.proc.send_signal(signal.SIGTERM)  # graceful: an idle consumer exits cleanly at once
     assert w1.proc.wait(20) == 0, w1.output()
     assert "worker stopped" in w1.output()
