@@ -13,6 +13,9 @@ import pytest
 
 from octavia.config import Settings
 
+# Fixture modules of the server suites; pytest only honours pytest_plugins in the top conftest.
+pytest_plugins = [f"tests.server.{p.stem}" for p in sorted((Path(__file__).parent / "server").glob("fixtures_*.py"))]
+
 DATA = Path(__file__).parent / "data"
 SPEECH = DATA / "speech" / "sense_and_sensibility_01_austen_64kb-0870.wav"
 SPEECH_TEXT = (

@@ -116,6 +116,8 @@ def translate_stage(
     keep_terms = tuple(opts.get("keep_terms") or ())
     choice: dict[str, str] = {"engine": name}
     engine_id: str | None = None
+    if name == "auto" and target == "en" and not _has_marian(ctx, source, target):
+        name = "whisper"  # straight from the speech beats a rule-based text fallback
     if name != "whisper":
         try:
             translator = ctx.engines.translator(name)
@@ -153,6 +155,15 @@ def translate_stage(
 
     return run_stage(ctx, f"translate:{target}", fp, [path.name], produce,
                      lambda: Transcript.from_dict(read_json(path)))  # fmt: skip
+
+
+def _has_marian(ctx: JobContext, source: str, target: str) -> bool:
+    """Whether an opus-mt model (direct or via English) is available or downloadable."""
+    try:
+        ctx.engines.translator("marian").engine_id(source, target)
+    except ModelNotAvailable:
+        return False
+    return True
 
 
 def write_subtitles(ctx: JobContext, transcript: Transcript, language: str) -> None:

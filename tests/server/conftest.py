@@ -12,7 +12,7 @@
   :class:`TestUser` with an authenticated ``client``. ``two_users``: (alice, bob) for authz tests.
 - ``assert_hidden(client, method, path)``: the authz helper — the object must answer 404 exactly
   as a missing one does. Other suites may add fixtures in ``tests/server/fixtures_*.py``;
-  they are loaded by ``pytest_plugins`` below when present.
+  they are loaded by ``pytest_plugins`` in tests/conftest.py (pytest allows it only there).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ import pytest
 from octavia.server.settings import ServerSettings
 
 PG_ADMIN_DSN = os.environ.get("OCTAVIA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-_here = Path(__file__).parent
-pytest_plugins = [f"tests.server.{p.stem}" for p in sorted(_here.glob("fixtures_*.py"))]
 
 
 # ---------------------------------------------------------------- databases
