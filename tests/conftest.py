@@ -14,13 +14,13 @@ import pytest
 from octavia.config import Settings
 
 # Fixture modules of the server suites; pytest only honours pytest_plugins in the top conftest.
-pytest_plugins = [f"tests.server.{p.stem}" for p in sorted((Path(__file__).parent / "server").glob("fixtures_*.py"))]
+pytest_plugins = [
+    f"tests.server.{p.stem}" for p in sorted((Path(__file__).parent / "server").glob("fixtures_*.py"))
+]
 
 DATA = Path(__file__).parent / "data"
 SPEECH = DATA / "speech" / "sense_and_sensibility_01_austen_64kb-0870.wav"
-SPEECH_TEXT = (
-    "and mister john dashwood had then leisure to consider how much there might be prudently in his power to do for them"
-)
+SPEECH_TEXT = "and mister john dashwood had then leisure to consider how much there might be prudently in his power to do for them"
 SHORT_SPEECH = DATA / "speech" / "sense_and_sensibility_01_austen_64kb-0880.wav"
 SHORT_SPEECH_TEXT = "he was not an ill disposed young man"
 
@@ -62,12 +62,39 @@ def speech_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def silent_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A video with no audio stream."""
     out = tmp_path_factory.mktemp("media") / "mute.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x120:rate=10:duration=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(out),
+    )
     return out
 
 
 def content_words(text: str) -> set[str]:
     import re
 
-    stop = {"a", "an", "the", "to", "of", "in", "and", "had", "then", "how", "be", "his", "for", "them", "was", "he"}
+    stop = {
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "in",
+        "and",
+        "had",
+        "then",
+        "how",
+        "be",
+        "his",
+        "for",
+        "them",
+        "was",
+        "he",
+    }
     return {w for w in re.findall(r"[a-z]+", text.lower()) if w not in stop}

@@ -21,7 +21,9 @@ def _fresh_ffmpeg_cache():
     media.find_ffmpeg.cache_clear()
 
 
-def test_ffmpeg_prefers_configured_path_then_path_then_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ffmpeg_prefers_configured_path_then_path_then_wheel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = tmp_path / "bin" / "ffmpeg"
     fake.parent.mkdir()
     fake.write_text("#!/bin/sh\nexit 0\n")
@@ -53,7 +55,11 @@ def test_probe_wav_and_video(speech_video: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "reason"),
-    [(b"", "empty"), (b"just some text, not media\n" * 50, "not"), (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "not")],
+    [
+        (b"", "empty"),
+        (b"just some text, not media\n" * 50, "not"),
+        (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "not"),
+    ],
 )
 def test_probe_rejects_non_media_naming_the_file(tmp_path: Path, content: bytes, reason: str) -> None:
     bad = tmp_path / "clip.mp4"

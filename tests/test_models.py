@@ -89,7 +89,9 @@ def test_user_path_must_be_complete(tmp_path: Path) -> None:
         ModelResolver(tmp_path / "c").resolve(SPEC, user_path=tmp_path / "empty")
 
 
-def _split_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes], sha: str, size: int) -> SplitPack:
+def _split_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes], sha: str, size: int
+) -> SplitPack:
     for i, blob in enumerate(parts, 1):
         data = tmp_path / "site" / f"split_{i}" / "data"
         data.mkdir(parents=True)

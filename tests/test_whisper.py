@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from octavia.errors import InputError
@@ -37,7 +39,7 @@ def test_transcribes_real_speech_with_word_timings(engines) -> None:  # type: ig
     assert len(content_words(SPEECH_TEXT) - content_words(transcript.text)) <= 1
     words = [w for s in transcript.segments for w in s.words]
     assert len(words) >= 15
-    assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(words))
     assert all(0 <= w.start <= w.end <= 7.2 for w in words)
     assert progress[-1] == pytest.approx(7.1, abs=0.01) and progress == sorted(progress)
 

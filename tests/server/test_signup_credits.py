@@ -17,7 +17,10 @@ def test_credits_arrive_with_verification_once(live_server: Any, mailbox: Any) -
     # A password reset also proves the address; it must not grant the welcome credits again.
     assert anon.post("/v1/auth/password/forgot", json={"email": addr}).status_code == 202
     reset = mailbox.token(addr, "eset")
-    assert anon.post("/v1/auth/password/reset", json={"token": reset, "password": "another horse 7"}).status_code == 200
+    assert (
+        anon.post("/v1/auth/password/reset", json={"token": reset, "password": "another horse 7"}).status_code
+        == 200
+    )
     login = anon.post("/v1/auth/login", json={"email": addr, "password": "another horse 7"}).json()
     billing = live_server.client(login["token"]).get("/v1/billing").json()
     assert billing["balance"] == live_server.settings.signup_credits > 0
