@@ -36,7 +36,7 @@ XX = dict(
         ENGLISH,
         """
 lo una mi tu rojo grando pico verdo vecho feliso gato perro casa pajo pesco arbo coche libro
-nina nino ve gusta come encuentra pinta quiere""".split(),  # noqa: SIM905
+nina nino ve gusta come encuentra pinta quiere""".split(),
         strict=True,
     )
 )
@@ -45,7 +45,7 @@ YY = dict(
         ENGLISH,
         """
 ta ena mo ty roda stor lita grun gama glada katt hund hus fagel fisk trad bil bok
-flicka pojke ser gillar ater hittar malar vill""".split(),  # noqa: SIM905
+flicka pojke ser gillar ater hittar malar vill""".split(),
         strict=True,
     )
 )
