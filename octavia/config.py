@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     # Engines
     device: Device = "auto"
     compute_type: str = "default"
+    transcriber: str = Field("whisper", description="whisper (local faster-whisper) | openai (hosted)")
     whisper_model: str = Field(
         "auto", description="Whisper size name (tiny, base, small, ...) or a directory."
     )
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     hf_api_url: str = "https://api-inference.huggingface.co/models"
     openai_api_key: SecretStr | None = None
     openai_base_url: str = "https://api.openai.com/v1"
+    openai_transcribe_model: str = "whisper-1"
     tts_server_url: str | None = None
 
     @property

@@ -13,6 +13,9 @@ from octavia.cli.batch import expand_inputs, parse_list, run_batch
 LANGUAGE = typer.Option(
     None, "--language", "-l", help="Spoken language (ISO 639-1, e.g. en). Default: detect."
 )
+TRANSCRIBER = typer.Option(
+    None, "--transcriber", help="whisper (local, default) or openai (hosted; needs OCTAVIA_OPENAI_API_KEY)."
+)
 MODEL = typer.Option(
     None, "--model", "-m", help="Whisper size (tiny, base, small, ...), a model directory, or auto."
 )
@@ -46,6 +49,7 @@ def register(app: typer.Typer) -> None:
         to: str | None = typer.Option(None, "--to", "-t", help="Also write translated subtitles: es,fr,..."),
         format: str = typer.Option("srt", "--format", "-f", help="Comma-separated: srt, vtt, ass."),
         model: str | None = MODEL,
+        transcriber: str | None = TRANSCRIBER,
         device: str | None = DEVICE,
         compute_type: str | None = COMPUTE_TYPE,
         out_dir: Path | None = OUT_DIR,
@@ -76,6 +80,7 @@ def register(app: typer.Typer) -> None:
         engines = Engines(settings)
         options = {
             "whisper_model": model,
+            "transcriber": transcriber,
             "translator": translator,
             "keep_terms": parse_list(keep_terms),
             "vad": vad,

@@ -42,6 +42,14 @@ class Engines:
             )
         return self._whisper[key]
 
+    def hosted_transcriber(self) -> Any:
+        """The OpenAI audio API engine (a Transcriber and SpeechTranslator), built once."""
+        from octavia.pipeline.openai_transcribe import OpenAITranscriber
+
+        if "openai" not in self._whisper:
+            self._whisper["openai"] = OpenAITranscriber.from_settings(self.settings)
+        return self._whisper["openai"]
+
     def translator(self, name: str | None = None) -> Translator:
         from octavia.pipeline.translation import make_translator
 

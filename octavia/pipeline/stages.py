@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from octavia import formats
 from octavia.errors import InputError, ModelNotAvailable
@@ -75,17 +75,15 @@ def extract_stage(ctx: JobContext) -> tuple[Checkpointed[Path], MediaInfo]:
 def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed[Transcript]:
     opts = ctx.spec.options
     language = ctx.spec.source_language
-    settings = ctx.engines.settings
-    model = ctx.engines.whisper_model(opts.get("whisper_model"), language)
-    ctx.info.setdefault("models", {})["transcriber"] = model.to_dict()
+    vad = bool(opts.get("vad", True))
+    engine_id, load = _speech_engine(ctx, language)
     path = ctx.workspace.path("transcript.json")
-    # Fingerprint from the resolved model, not the loaded one: a resumed run loads nothing.
-    fp = fingerprint("transcribe", audio.fingerprint, str(model.path), language, settings.compute_type,
-                     bool(opts.get("vad", True)))  # fmt: skip
+    fp = fingerprint("transcribe", audio.fingerprint, engine_id, language, vad)
 
     def produce() -> None:
-        engine = ctx.engines.whisper(opts.get("whisper_model"), language)
-        engine.vad_filter = bool(opts.get("vad", True))
+        engine = load()
+        if hasattr(engine, "vad_filter"):
+            engine.vad_filter = vad
         transcript = engine.transcribe(audio.value, language=language, progress=ctx.progress)
         write_json(path, transcript.to_dict())
 
@@ -97,6 +95,23 @@ def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed
         language=t.language, language_probability=t.language_probability, segments=len(t.segments)
     )
     return result
+
+
+def _speech_engine(ctx: JobContext, language: str | None) -> tuple[str, Callable[[], Any]]:
+    """(engine id, loader) of the speech engine: local Whisper or the hosted OpenAI API.
+
+    The id comes from the *resolved* model, not a loaded one, so a resumed run loads nothing.
+    """
+    opts, settings = ctx.spec.options, ctx.engines.settings
+    if (opts.get("transcriber") or settings.transcriber) == "openai":
+        hosted = ctx.engines.hosted_transcriber()
+        ctx.info.setdefault("models", {})["transcriber"] = {"engine": "openai", "model": hosted.model,
+                                                            "source": "hosted"}  # fmt: skip
+        return hosted.engine_id, lambda: hosted
+    model = ctx.engines.whisper_model(opts.get("whisper_model"), language)
+    ctx.info.setdefault("models", {})["transcriber"] = model.to_dict()
+    engine_id = f"faster-whisper:{model.path}:{settings.device}:{settings.compute_type}"
+    return engine_id, lambda: ctx.engines.whisper(opts.get("whisper_model"), language)
 
 
 def translate_stage(
@@ -132,7 +147,8 @@ def translate_stage(
                 f"Whisper translates speech into English only, not into {target!r}.",
                 "Use --translator marian (or auto) for other target languages.",
             )
-        engine_id = f"whisper-translate:{ctx.engines.whisper_model(opts.get('whisper_model'), source).path}"
+        speech_id, load_speech = _speech_engine(ctx, source)
+        engine_id = f"translate-speech:{speech_id}"
         choice = {"engine": "whisper", "detail": "speech translation (task=translate)"}
     else:
         choice = {"engine": name, "model": str(engine_id)}
@@ -141,8 +157,7 @@ def translate_stage(
 
     def produce() -> None:
         if name == "whisper":
-            engine = ctx.engines.whisper(opts.get("whisper_model"), source)
-            result = engine.translate_speech(audio.value, language=source, progress=ctx.progress)
+            result = load_speech().translate_speech(audio.value, language=source, progress=ctx.progress)
         else:
             from octavia.pipeline.translation import translate_segments
 
