@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from octavia.errors import FFmpegError, InputError, MissingDependency
 from octavia.types import MediaInfo, StreamInfo
@@ -165,5 +166,194 @@ def extract_audio(
         ["-i", str(src), "-map", "0:a:0", "-vn", "-ac", str(channels), "-ar", str(sample_rate),
          "-c:a", "pcm_s16le", "-f", "wav", str(dest)],
         what=f"Extracting audio from {src}",
+    )  # fmt: skip
+    return dest
+
+
+# --------------------------------------------------------------------------- dubbing: audio I/O
+
+#: ISO 639-1 → ISO 639-2/T, the three-letter codes MP4 and Matroska language tags use.
+#: Covers Whisper's languages that have a 639-1 code; an unknown code is passed through as given.
+ISO639_2 = {
+    "af": "afr", "am": "amh", "ar": "ara", "as": "asm", "az": "aze", "ba": "bak", "be": "bel",
+    "bg": "bul", "bn": "ben", "bo": "bod", "br": "bre", "bs": "bos", "ca": "cat", "cs": "ces",
+    "cy": "cym", "da": "dan", "de": "deu", "el": "ell", "en": "eng", "es": "spa", "et": "est",
+    "eu": "eus", "fa": "fas", "fi": "fin", "fo": "fao", "fr": "fra", "gl": "glg", "gu": "guj",
+    "ha": "hau", "he": "heb", "hi": "hin", "hr": "hrv", "ht": "hat", "hu": "hun", "hy": "hye",
+    "id": "ind", "is": "isl", "it": "ita", "ja": "jpn", "jw": "jav", "jv": "jav", "ka": "kat",
+    "kk": "kaz", "km": "khm", "kn": "kan", "ko": "kor", "la": "lat", "lb": "ltz", "ln": "lin",
+    "lo": "lao", "lt": "lit", "lv": "lav", "mg": "mlg", "mi": "mri", "mk": "mkd", "ml": "mal",
+    "mn": "mon", "mr": "mar", "ms": "msa", "mt": "mlt", "my": "mya", "ne": "nep", "nl": "nld",
+    "nn": "nno", "no": "nor", "nb": "nob", "oc": "oci", "pa": "pan", "pl": "pol", "ps": "pus",
+    "pt": "por", "ro": "ron", "ru": "rus", "sa": "san", "sd": "snd", "si": "sin", "sk": "slk",
+    "sl": "slv", "sn": "sna", "so": "som", "sq": "sqi", "sr": "srp", "su": "sun", "sv": "swe",
+    "sw": "swa", "ta": "tam", "te": "tel", "tg": "tgk", "th": "tha", "tk": "tuk", "tl": "tgl",
+    "tr": "tur", "tt": "tat", "uk": "ukr", "ur": "urd", "uz": "uzb", "vi": "vie", "yi": "yid",
+    "yo": "yor", "zh": "zho", "yue": "yue",
+}  # fmt: skip
+
+
+def iso639_2(code: str) -> str:
+    """The three-letter tag for a language code (``es`` → ``spa``); ``und`` when unknown/empty."""
+    code = (code or "").strip().lower()
+    if not code:
+        return "und"
+    return ISO639_2.get(code.split("-")[0].split("_")[0], code if len(code) == 3 else "und")
+
+
+def decode_audio(src: Path, *, sample_rate: int, channels: int, ffmpeg: FFmpeg | None = None) -> Any:
+    """Decode the first audio stream to a float32 numpy array of shape (samples, channels)."""
+    import tempfile
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory(prefix="octavia-pcm-") as tmp:
+        raw = Path(tmp) / "audio.f32"
+        (ffmpeg or FFmpeg()).run(
+            ["-i", str(src), "-map", "0:a:0", "-vn", "-ac", str(channels), "-ar", str(sample_rate),
+             "-f", "f32le", "-c:a", "pcm_f32le", str(raw)],
+            what=f"Decoding audio from {src}",
+        )  # fmt: skip
+        data = np.fromfile(raw, dtype=np.float32)
+    return data.reshape(-1, channels)
+
+
+def write_wav(samples: Any, dest: Path, sample_rate: int) -> Path:
+    """Write float samples in [-1, 1], shape (n,) or (n, channels), as 16-bit PCM WAV."""
+    import wave
+
+    import numpy as np
+
+    data = np.asarray(samples, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[:, None]
+    pcm = (np.clip(data, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    with wave.open(str(dest), "wb") as w:
+        w.setnchannels(int(data.shape[1]))
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm.tobytes())
+    return dest
+
+
+@cache
+def _filters(exe: str) -> frozenset[str]:
+    proc = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True, text=True, check=False)
+    return frozenset(line.split()[1] for line in proc.stdout.splitlines() if len(line.split()) > 2)
+
+
+def has_filter(name: str, ffmpeg: FFmpeg | None = None) -> bool:
+    return name in _filters((ffmpeg or FFmpeg()).exe)
+
+
+def time_stretch(src: Path, dest: Path, factor: float, *, ffmpeg: FFmpeg | None = None) -> str:
+    """Speed ``src`` up by ``factor`` (>1 = shorter) keeping the pitch; returns the filter used.
+
+    Rubber Band (a phase vocoder with transient handling) sounds far better on speech than
+    ``atempo``'s WSOLA at 1.1-1.3x; ``atempo`` is the fallback for ffmpeg builds without it.
+    """
+    if not 0.5 <= factor <= 4.0:
+        raise InputError(f"Time-stretch factor {factor:.3f} is outside 0.5-4.0.")
+    ff = ffmpeg or FFmpeg()
+    name = "rubberband" if has_filter("rubberband", ff) else "atempo"
+    spec = f"rubberband=tempo={factor:.6f}:pitchq=quality" if name == "rubberband" else f"atempo={factor:.6f}"
+    ff.run(["-i", str(src), "-af", spec, "-c:a", "pcm_s16le", str(dest)], what=f"Time-stretching {src.name}")
+    return name
+
+
+def cut_audio(
+    src: Path, dest: Path, *, start: float, duration: float, sample_rate: int = 22_050,
+    ffmpeg: FFmpeg | None = None,
+) -> Path:  # fmt: skip
+    """A mono WAV excerpt of ``src`` (a voice-cloning reference, for instance)."""
+    (ffmpeg or FFmpeg()).run(
+        ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(src), "-map", "0:a:0", "-vn",
+         "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", str(dest)],
+        what=f"Cutting a reference clip from {src.name}",
+    )  # fmt: skip
+    return dest
+
+
+#: Audio codec per output suffix for translated-audio files.
+AUDIO_CODECS = {
+    ".wav": ["-c:a", "pcm_s16le"],
+    ".flac": ["-c:a", "flac"],
+    ".mp3": ["-c:a", "libmp3lame", "-q:a", "3"],
+    ".m4a": ["-c:a", "aac", "-b:a", "160k"],
+    ".ogg": ["-c:a", "libvorbis", "-q:a", "5"],
+    ".opus": ["-c:a", "libopus", "-b:a", "96k"],
+}
+
+
+def encode_audio(src: Path, dest: Path, *, language: str | None = None, ffmpeg: FFmpeg | None = None) -> Path:
+    """Encode a WAV into the format ``dest``'s suffix names, with a language tag."""
+    codec = AUDIO_CODECS.get(dest.suffix.lower())
+    if codec is None:
+        raise InputError(
+            f"Unsupported audio format {dest.suffix!r}.", f"Use one of: {', '.join(AUDIO_CODECS)}."
+        )
+    tag = ["-metadata:s:a:0", f"language={iso639_2(language)}"] if language else []
+    (ffmpeg or FFmpeg()).run(["-i", str(src), "-map", "0:a:0", *codec, *tag, str(dest)],
+                             what=f"Encoding {dest.name}")  # fmt: skip
+    return dest
+
+
+#: Audio codecs an MP4 can carry as they are; others are re-encoded to AAC there.
+_MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"})
+
+
+def mux_dub(
+    video: Path,
+    dub_audio: Path,
+    dest: Path,
+    *,
+    dub_language: str,
+    source_language: str | None,
+    subtitles: Path | None = None,
+    subtitle_language: str | None = None,
+    keep_original: bool = True,
+    ffmpeg: FFmpeg | None = None,
+) -> Path:
+    """A copy of ``video`` with the dub as the first (default) audio track, the original
+    audio second, and ``subtitles`` as a soft track (mov_text in MP4, SRT/ASS in Matroska).
+    The video stream is copied, never re-encoded."""
+    info = probe(video)
+    mp4 = dest.suffix.lower() in {".mp4", ".m4v", ".mov"}
+    original = info.audio_streams[0] if keep_original and info.audio_streams else None
+    args = ["-i", str(video), "-i", str(dub_audio)]
+    if subtitles is not None:
+        args += ["-i", str(subtitles)]
+    args += ["-map", "0:v:0", "-map", "1:a:0"]
+    if original is not None:
+        args += ["-map", "0:a:0"]
+    if subtitles is not None:
+        args += ["-map", "2:0"]
+    args += ["-c:v", "copy", "-c:a:0", "aac", "-b:a:0", "160k"]
+    if original is not None:
+        copy_ok = not mp4 or (original.codec or "") in _MP4_AUDIO
+        args += ["-c:a:1", "copy"] if copy_ok else ["-c:a:1", "aac", "-b:a:1", "160k"]
+    args += ["-metadata:s:a:0", f"language={iso639_2(dub_language)}", "-disposition:a:0", "default"]
+    if original is not None:
+        args += ["-metadata:s:a:1", f"language={iso639_2(source_language or '')}", "-disposition:a:1", "0"]
+    if subtitles is not None:
+        sub_codec = "mov_text" if mp4 else ("ass" if subtitles.suffix.lower() == ".ass" else "srt")
+        args += ["-c:s", sub_codec, "-metadata:s:s:0",
+                 f"language={iso639_2(subtitle_language or dub_language)}", "-disposition:s:0", "0"]  # fmt: skip
+    if mp4:
+        args += ["-movflags", "+faststart"]
+    (ffmpeg or FFmpeg()).run([*args, str(dest)], what=f"Writing {dest.name}")
+    return dest
+
+
+def encode_speech_for_upload(src: Path, dest: Path, *, ffmpeg: FFmpeg | None = None) -> Path:
+    """Compress speech for a hosted API with an upload limit: mono 16 kHz Opus in Ogg, 24 kb/s.
+
+    About 3 KB per second of speech, so OpenAI's 25 MB limit holds over two hours, while
+    Opus at this rate keeps speech intelligible enough for recognition.
+    """
+    (ffmpeg or FFmpeg()).run(
+        ["-i", str(src), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "libopus", "-b:a", "24k",
+         "-application", "voip", str(dest)],
+        what=f"Compressing {src} for upload",
     )  # fmt: skip
     return dest

