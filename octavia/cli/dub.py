@@ -1,0 +1,169 @@
+"""``octavia translate-audio`` and ``octavia dub``: speech → translated speech, and dubbed video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from octavia.cli.batch import expand_inputs, parse_list, run_batch
+from octavia.cli.subtitle import (
+    COMPUTE_TYPE,
+    DEVICE,
+    JSON,
+    KEEP_TERMS,
+    LANGUAGE,
+    MODEL,
+    OFFLINE,
+    OUT_DIR,
+    TRANSLATOR,
+    WORK_DIR,
+    _work_dir,
+    settings_from_flags,
+)
+
+XTTS_NOTE = (
+    "Voice cloning uses Coqui XTTS v2, licensed under the Coqui Public Model License "
+    "(CPML): NON-COMMERCIAL use only; set COQUI_TOS_AGREED=1 to accept it before its download."
+)
+FILES = typer.Argument(None, help="Media files, directories or glob patterns (none with --resume).")
+TO = typer.Option(None, "--to", "-t", help="Target language(s), comma-separated: es,fr,...")
+TTS = typer.Option(
+    None, "--tts", help="Speech engine: auto (Coqui if it has a voice, else Piper), coqui, piper, tts-server."
+)
+TTS_MODEL = typer.Option(
+    None, "--tts-model", help="Coqui model name (tts_models/es/css10/vits) or a model directory."
+)
+VOICE = typer.Option(
+    None,
+    "--voice",
+    help="Piper voice name or .onnx file; a Coqui speaker (multi-speaker models); a tts-server speaker id.",
+)
+CLONE = typer.Option(False, "--clone-voice", help=f"Speak with the original speaker's voice. {XTTS_NOTE}")
+SERVER_URL = typer.Option(
+    None, "--tts-server-url", help="Base URL of a Coqui tts-server (with --tts tts-server)."
+)
+MAX_SPEED = typer.Option(1.25, "--max-speed", help="Most a clip is sped up (pitch kept) to fit its window.")
+MAX_OVERFLOW = typer.Option(
+    None,
+    "--max-overflow",
+    help="Fail (exit 1) when a clip overflows its window by more than this many seconds.",
+)
+DUCK_DB = typer.Option(-14.0, "--duck-db", help="Gain of the original audio while dubbed speech plays (dB).")
+BACKGROUND = typer.Option(
+    True, "--background/--no-background", help="Keep the original audio, ducked, under the dub."
+)
+SEPARATE = typer.Option(
+    False, "--separate-vocals", help="Remove the original voice with Demucs (pip install demucs)."
+)
+REVIEW = typer.Option(False, "--review", help="Stop after translation and write an editable transcript.")
+RESUME = typer.Option(
+    None, "--resume", help="Continue a --review job from its work directory, with the edited text."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "translate-audio",
+        help="Translate the speech in audio/video files and re-speak it: writes an audio file per language.\n\n"
+        "The translated speech is fitted to the original timing over the ducked original audio. "
+        f"Exit 1 when any file failed. {XTTS_NOTE}",
+    )(_command("translate-audio"))
+    app.command(
+        "dub",
+        help="Dub videos: the video copied, the dubbed track first, the original audio second, "
+        f"translated soft subtitles. --review then --resume lets you edit the translation first. {XTTS_NOTE}",
+    )(_command("dub"))
+
+
+def _command(kind: str) -> Any:
+    def command(
+        files: list[str] | None = FILES,
+        to: str | None = TO,
+        language: str | None = LANGUAGE,
+        model: str | None = MODEL,
+        translator: str | None = TRANSLATOR,
+        keep_terms: str | None = KEEP_TERMS,
+        tts: str | None = TTS,
+        tts_model: str | None = TTS_MODEL,
+        voice: str | None = VOICE,
+        clone_voice: bool = CLONE,
+        tts_server_url: str | None = SERVER_URL,
+        max_speed: float = MAX_SPEED,
+        max_overflow: float | None = MAX_OVERFLOW,
+        duck_db: float = DUCK_DB,
+        background: bool = BACKGROUND,
+        separate_vocals: bool = SEPARATE,
+        review: bool = REVIEW,
+        resume: Path | None = RESUME,
+        subtitle_format: str = typer.Option(
+            "srt", "--format", "-f", help="Subtitle files to write: srt,vtt,ass."
+        ),
+        audio_format: str | None = typer.Option(
+            None,
+            "--audio-format",
+            help="translate-audio output: wav, flac, mp3, m4a, ogg, opus (default: as input).",
+        ),
+        device: str | None = DEVICE,
+        compute_type: str | None = COMPUTE_TYPE,
+        out_dir: Path | None = OUT_DIR,
+        work_dir: Path | None = WORK_DIR,
+        as_json: bool = JSON,
+        offline: bool | None = OFFLINE,
+    ) -> None:
+        from octavia.api import run
+        from octavia.pipeline.factory import Engines
+
+        settings = settings_from_flags(
+            device=device, compute_type=compute_type, offline=offline, tts_server_url=tts_server_url
+        )
+        engines = Engines(settings)
+        if resume is not None:
+            code = _resume(kind, resume, engines, max_overflow, as_json)
+            raise typer.Exit(code)
+        if not files:
+            raise typer.BadParameter("pass at least one input file (or --resume DIR)", param_hint="FILES")
+        if not to:
+            raise typer.BadParameter("a target language is required, e.g. --to es", param_hint="--to")
+        options = {
+            "whisper_model": model, "translator": translator, "keep_terms": parse_list(keep_terms),
+            "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
+            "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
+            "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
+        }  # fmt: skip
+
+        def one(path: Path, progress: Any) -> dict[str, Any]:
+            out = out_dir or path.parent
+            result = run(
+                kind, path, to=parse_list(to), language=language, formats=parse_list(subtitle_format),
+                out_dir=out, work_dir=_work_dir(path, work_dir, out), settings=settings, engines=engines,
+                progress=progress, options={k: v for k, v in options.items() if v is not None},
+            )  # fmt: skip
+            return {**result.info, "outputs": {k: str(v) for k, v in result.outputs.items()}}
+
+        title = "Dubbing" if kind == "dub" else "Translating audio"
+        raise typer.Exit(run_batch(expand_inputs(files), one, as_json=as_json, title=title))
+
+    return command
+
+
+def _resume(kind: str, workdir: Path, engines: Any, max_overflow: float | None, as_json: bool) -> int:
+    """Re-run the job saved in ``workdir`` without --review: edited lines are re-spoken, the rest reused."""
+    from octavia.pipeline.dubbing import resume_spec
+    from octavia.pipeline.jobs import JobSpec, run_job
+
+    data, out = resume_spec(workdir)
+    options = {**data["options"], "review": False}
+    if max_overflow is not None:
+        options["max_overflow"] = max_overflow
+    spec = JobSpec(
+        kind=str(data.get("kind") or kind), source=Path(data["source"]), languages=tuple(data["languages"]),
+        source_language=data.get("source_language"), formats=tuple(data["formats"]), options=options,
+    )  # fmt: skip
+
+    def one(path: Path, progress: Any) -> dict[str, Any]:
+        result = run_job(spec, workdir=workdir, out_dir=out, engines=engines, progress=progress)
+        return {**result.info, "outputs": {k: str(v) for k, v in result.outputs.items()}}
+
+    return run_batch([spec.source], one, as_json=as_json, title="Resuming")
