@@ -299,7 +299,7 @@ def encode_audio(src: Path, dest: Path, *, language: str | None = None, ffmpeg: 
 
 
 #: Audio codecs an MP4 can carry as they are; others are re-encoded to AAC there.
-_MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"})
+_MP4_AUDIO = frozenset({"aac", "mp3", "mp3float", "ac3", "eac3", "alac", "opus", "flac"})
 
 
 def mux_dub(
