@@ -18,7 +18,6 @@ runs, so ``octavia --help`` stays instant.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 
 import typer
@@ -63,8 +62,7 @@ def build_app() -> typer.Typer:
         """Octavia: open media translation."""
 
     for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register(app)
+        importlib.import_module(name).register(app)
     return app
 
 
@@ -76,7 +74,7 @@ def print_error(error: OctaviaError) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # never break a hint mid-command
     console.print(f"[bold red]Error:[/] {escape(error.message)}")
     if error.hint:
         console.print(f"[yellow]Hint:[/] {escape(error.hint)}")
