@@ -9,6 +9,7 @@ the ``rhasspy/piper-voices`` repository on connected machines.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import wave
 from pathlib import Path
@@ -72,6 +73,7 @@ def download_voice(spec: ModelSpec, dest: Path) -> None:
         except HfHubHTTPError as exc:  # 404 for an unknown voice; wrap as the resolver's OSError
             raise OSError(str(exc)) from exc
         Path(got).rename(dest / f"{spec.name}{suffix}")
+    shutil.rmtree(dest / ".hf", ignore_errors=True)  # huggingface_hub's download metadata
 
 
 def voice_files(model: ResolvedModel) -> tuple[Path, Path]:
