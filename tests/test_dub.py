@@ -147,3 +147,15 @@ def test_dub_refuses_audio_and_asks_for_demucs(
                        str(tmp_path), cache=session_cache, code=1)  # fmt: skip
     assert summary["files"][0]["error"]["error"] == "missing_dependency"
     assert "demucs" in summary["files"][0]["error"]["hint"]
+
+
+def test_clone_voice_cuts_a_reference_and_needs_xtts(
+    speech_video: Path, tmp_path: Path, session_cache: Path
+) -> None:
+    summary = run_json("dub", str(speech_video), "--to", "en", "-m", "tiny.en", "--clone-voice", "--out-dir",
+                       str(tmp_path), "--work-dir", str(tmp_path / "w"), cache=session_cache, code=1)  # fmt: skip
+    error = summary["files"][0]["error"]
+    assert error["error"] == "model_not_available" and "xtts_v2" in error["message"]
+    (reference,) = (tmp_path / "w").glob("*/voice-reference.wav")  # cut from the source's longest segment
+    assert 2.0 < media.probe(reference).duration <= 12.0
+    assert "non-commercial" in octavia("dub", "--help", cache=session_cache).stdout.lower().replace("\n", " ")

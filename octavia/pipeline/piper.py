@@ -128,10 +128,14 @@ class PiperSynthesizer:
         self.default_voice = default_voice
         self.use_cuda = use_cuda
         self._loaded: dict[Path, Any] = {}
+        self._resolved: dict[tuple[str, str | None], ResolvedModel] = {}
         self._lock = threading.Lock()
 
     def resolve(self, language: str, voice: str | None) -> ResolvedModel:
-        model = resolve_voice(self.resolver, voice or self.default_voice, language)
+        key = (language, voice or self.default_voice)
+        if key in self._resolved:  # resolved once per run, not once per segment
+            return self._resolved[key]
+        model = resolve_voice(self.resolver, key[1], language)
         _, config = voice_files(model)
         spoken = voice_language(config)
         if spoken and spoken != language:
@@ -139,6 +143,7 @@ class PiperSynthesizer:
                 f"The Piper voice {model.spec.name!r} speaks {spoken!r}, not {language!r}.",
                 f"Pick a {language} voice with --voice, or leave --voice out to use the default.",
             )
+        self._resolved[key] = model
         return model
 
     def engine_id(self, language: str, voice: str | None) -> str:
