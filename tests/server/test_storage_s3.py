@@ -183,12 +183,14 @@ def test_presigned_urls_expire(s3, tmp_path):
     src = tmp_path / "f.txt"
     src.write_bytes(b"payload")
     s3.put_file("e/f.txt", src)
-    post = s3.presign_put("e/new.wav", content_type="audio/wav", max_size=100, expires=1)
-    get = s3.presign_get("e/f.txt", expires=1, filename="résumé f.txt")
+    # Signatures carry whole seconds: 1 s can already be over when the first request lands on a
+    # busy machine, so give the fresh request room and wait comfortably past the expiry.
+    post = s3.presign_put("e/new.wav", content_type="audio/wav", max_size=100, expires=4)
+    get = s3.presign_get("e/f.txt", expires=4, filename="résumé f.txt")
     fresh = httpx.get(get)
     assert fresh.status_code == 200 and fresh.content == b"payload"
     assert "attachment" in fresh.headers["content-disposition"]
-    time.sleep(2.1)
+    time.sleep(5.5)
     r = _post(post, b"x" * 10)
     assert r.status_code == 403 and "expired" in r.text.lower()
     r = httpx.get(get)
