@@ -51,7 +51,7 @@ flicka pojke ser gillar ater hittar malar vill""".split(),
 )
 LEXICONS = {"xx": XX, "yy": YY}
 
-RECIPE_VERSION = 5
+RECIPE_VERSION = 6
 DIM = 64
 STEPS = 800
 
@@ -87,6 +87,10 @@ def toy_translate(text: str, lexicon: dict[str, str]) -> str:
     return render(translate_words(words, lexicon))
 
 
+def _capitalized(words: list[str]) -> list[str]:
+    return [words[0].capitalize(), *words[1:]] if words else words
+
+
 def corpus(source: str, target: str, n: int, seed: int) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     pairs = []
@@ -94,6 +98,8 @@ def corpus(source: str, target: str, n: int, seed: int) -> list[tuple[str, str]]
         words = toy_sentence(rng)
         src = words if source == "en" else translate_words(words, LEXICONS[source])
         tgt = words if target == "en" else translate_words(words, LEXICONS[target])
+        if rng.random() < 0.5:  # sentence case, as speech recognisers write it
+            src, tgt = _capitalized(src), _capitalized(tgt)
         pairs.append((render(src), render(tgt)))
     return pairs
 
