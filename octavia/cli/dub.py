@@ -17,6 +17,7 @@ from octavia.cli.subtitle import (
     MODEL,
     OFFLINE,
     OUT_DIR,
+    TRANSCRIBER,
     TRANSLATOR,
     WORK_DIR,
     _work_dir,
@@ -83,6 +84,7 @@ def _command(kind: str) -> Any:
         to: str | None = TO,
         language: str | None = LANGUAGE,
         model: str | None = MODEL,
+        transcriber: str | None = TRANSCRIBER,
         translator: str | None = TRANSLATOR,
         keep_terms: str | None = KEEP_TERMS,
         tts: str | None = TTS,
@@ -127,7 +129,7 @@ def _command(kind: str) -> Any:
         if not to:
             raise typer.BadParameter("a target language is required, e.g. --to es", param_hint="--to")
         options = {
-            "whisper_model": model, "translator": translator, "keep_terms": parse_list(keep_terms),
+            "whisper_model": model, "transcriber": transcriber, "translator": translator, "keep_terms": parse_list(keep_terms),
             "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
             "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
             "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
