@@ -26,7 +26,7 @@ stale read through — so neither path can overspend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -223,16 +223,7 @@ def settle_job(conn: Connection, *, job_id: str, actual: int) -> int:
     The estimate is a cap: a job never costs more than the user agreed to. Does nothing (returns
     0) for a job with no reservation, or one already settled or refunded.
     """
-    found = _reservation(conn, job_id)
-    if found is None:
-        return 0
-    user_id, reserved = found
-    lock_user(conn, user_id)
-    if _closed(conn, job_id):
-        return 0
-    back = reserved - min(max(actual, 0), reserved)
-    _insert(conn, user_id=user_id, kind="settle", amount=back, reference=job_id, job_id=job_id)
-    return back
+    return _close_reservation(conn, job_id, "settle", charge=lambda reserved: min(max(actual, 0), reserved))
 
 
 def refund_job(conn: Connection, *, job_id: str) -> int:
@@ -240,6 +231,11 @@ def refund_job(conn: Connection, *, job_id: str) -> int:
 
     Does nothing after a settle or a previous refund.
     """
+    return _close_reservation(conn, job_id, "refund", charge=lambda reserved: 0)
+
+
+def _close_reservation(conn: Connection, job_id: str, kind: str, *, charge: Callable[[int], int]) -> int:
+    """End a job's reservation once (settle or refund), under the user's lock."""
     found = _reservation(conn, job_id)
     if found is None:
         return 0
@@ -247,8 +243,9 @@ def refund_job(conn: Connection, *, job_id: str) -> int:
     lock_user(conn, user_id)
     if _closed(conn, job_id):
         return 0
-    _insert(conn, user_id=user_id, kind="refund", amount=reserved, reference=job_id, job_id=job_id)
-    return reserved
+    back = reserved - charge(reserved)
+    _insert(conn, user_id=user_id, kind=kind, amount=back, reference=job_id, job_id=job_id)
+    return back
 
 
 def history(
