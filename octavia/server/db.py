@@ -9,6 +9,7 @@ front and so honours busy_timeout. Read-only work goes through :meth:`Database.r
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -71,6 +72,11 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        # SQLite has one writer at a time. Writers of this process queue on a lock instead of
+        # in SQLite's busy handler, whose sleeps grow to 100 ms and made the p99 of job creation
+        # under 8 concurrent clients ~0.9 s (measured ~0.3 s with the lock). Other processes
+        # still wait through busy_timeout. Reentrant, so nesting behaves as it did without it.
+        self._write_lock: threading.RLock | None = threading.RLock() if is_sqlite(url) else None
 
     @property
     def dialect(self) -> str:
@@ -79,7 +85,11 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A read-write transaction, committed on success and rolled back on error."""
-        with self.engine.begin() as conn:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
