@@ -213,6 +213,8 @@ class WhisperEngine:
             condition_on_previous_text=False,  # avoids repetition loops on long media
         )
         total = float(info.duration)
+        if progress:  # the first segment can take seconds; show the stage has started
+            progress(ProgressEvent(stage, 0.0, total))
         segments: list[Segment] = []
         for s in segments_iter:
             text = s.text.strip()
