@@ -59,7 +59,8 @@ class Settings(BaseSettings):
 
     # Hosted engines
     hf_token: SecretStr | None = None
-    hf_api_url: str = "https://api-inference.huggingface.co/models"
+    # Inference Providers, hf-inference provider (the old api-inference host is being retired).
+    hf_api_url: str = "https://router.huggingface.co/hf-inference/models"
     openai_api_key: SecretStr | None = None
     openai_base_url: str = "https://api.openai.com/v1"
     openai_transcribe_model: str = "whisper-1"
