@@ -44,3 +44,14 @@ def test_missing_model_offline_exit_code_and_hint(tmp_path: Path) -> None:
     assert "octavia models pull whisper small" in proc.stderr and "octavia[offline]" in proc.stderr
     proc = octavia("models", "pull", "whisper", "gigantic", cache=tmp_path)
     assert proc.returncode == 2 and "Known whisper models" in proc.stderr
+
+
+def test_failed_hub_download_is_a_clear_error_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A closed local port stands in for an unreachable hub, whatever network this machine has.
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    proc = octavia("models", "pull", "whisper", "small", "--online", cache=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert "Downloading whisper model 'small' (Systran/faster-whisper-small) failed" in proc.stderr
+    whisper_cache = tmp_path / "models" / "whisper"
+    assert not whisper_cache.exists() or list(whisper_cache.iterdir()) == []

@@ -179,7 +179,9 @@ def _fix_hint(spec: ModelSpec) -> str:
 
 
 def _env_offline() -> bool:
-    return any(os.environ.get(v, "") not in ("", "0") for v in ("OCTAVIA_OFFLINE", "HF_HUB_OFFLINE"))
+    # OCTAVIA_OFFLINE reaches us through Settings (so --online can override it); HF_HUB_OFFLINE
+    # is Hugging Face's own switch, honoured as well.
+    return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
 
 
 def _is_complete(path: Path, spec: ModelSpec) -> bool:
