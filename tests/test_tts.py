@@ -116,8 +116,9 @@ def test_xtts_download_needs_the_licence_accepted(tmp_path, monkeypatch) -> None
 def test_auto_prefers_coqui_with_a_voice_then_piper_then_says_what_to_install(tts_settings, resolver) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(make_synthesizer("auto", "es", tts_settings, resolver), coqui.CoquiSynthesizer)
     assert type(make_synthesizer("auto", "en", tts_settings, resolver)).__name__ == "PiperSynthesizer"
-    with pytest.raises(MissingDependency, match="No text-to-speech voice for 'de'"):
+    with pytest.raises(MissingDependency, match="No text-to-speech voice for 'de'") as info:
         make_synthesizer("auto", "de", tts_settings, resolver)
+    assert f"octavia models pull coqui {coqui.DEFAULT_MODELS['de']}" in (info.value.hint or "")
     with pytest.raises(InputError, match="Unknown TTS engine"):
         make_synthesizer("festival", "en", tts_settings, resolver)
 

