@@ -68,3 +68,18 @@ def test_auto_falls_back_to_an_english_only_model_when_nothing_else_is_there(tmp
 
     with pytest.raises(ModelNotAvailable, match="No Whisper model"):
         choose_model(resolver, "auto", "es")  # English-only cannot serve Spanish
+
+
+@pytest.mark.slow
+def test_cuda_failure_at_inference_finishes_on_the_cpu(engines, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """CTranslate2 can load on a GPU and fail at the first kernel (missing libcublas.so.12)."""
+    engine = WhisperEngine(engines.whisper_model("tiny.en", "en"), device="cpu")
+
+    class BrokenGpuModel:
+        def transcribe(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
+
+    engine._model, engine.device, engine.compute_type = BrokenGpuModel(), "cuda", "float16"
+    text = engine.transcribe(SPEECH, language="en").text
+    assert engine.device == "cpu" and engine.compute_type == "int8"
+    assert len(content_words(SPEECH_TEXT) - content_words(text)) <= 2

@@ -133,6 +133,7 @@ class WhisperEngine:
         self.device, self.compute_type = pick_device(device, compute_type)
         self.vad_filter = vad_filter
         self.beam_size = beam_size
+        self._cpu_threads = cpu_threads
         self._model = self._load(model.path, cpu_threads)
 
     def _load(self, path: Path, cpu_threads: int) -> Any:
@@ -199,6 +200,28 @@ class WhisperEngine:
         return info.language, info.language_probability
 
     def _run(
+        self,
+        audio: Path,
+        task: str,
+        language: str | None,
+        word_timestamps: bool,
+        progress: ProgressCallback | None,
+        *,
+        stage: str,
+    ) -> Transcript:
+        try:
+            return self._run_once(audio, task, language, word_timestamps, progress, stage=stage)
+        except RuntimeError as exc:
+            if self.device != "cuda":
+                raise EngineError(f"Whisper failed on {audio}: {exc}") from exc
+            # CTranslate2 may load on a GPU and only fail at the first kernel when the CUDA 12
+            # cuBLAS/cuDNN libraries are missing: finish the work on the CPU instead.
+            log.warning("Whisper on CUDA failed (%s); continuing on the CPU (int8).", exc)
+            self.device, self.compute_type = "cpu", "int8"
+            self._model = self._load(self.model_info.path, self._cpu_threads)
+            return self._run_once(audio, task, language, word_timestamps, progress, stage=stage)
+
+    def _run_once(
         self,
         audio: Path,
         task: str,
