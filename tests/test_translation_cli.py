@@ -93,6 +93,10 @@ def test_language_from_file_name_or_a_clear_failure(tmp_path: Path) -> None:
         "translate", str(tmp_path / "notes.srt"), "--to", "es", "--translator", "nope", cache=tmp_path
     )
     assert bad.returncode == 2 and "Unknown translator" in bad.stderr
+    speech_only = octavia(
+        "translate", str(tmp_path / "notes.srt"), "--to", "en", "--translator", "whisper", cache=tmp_path
+    )
+    assert speech_only.returncode == 2 and "Whisper translates speech" in speech_only.stderr
 
 
 @pytest.mark.slow

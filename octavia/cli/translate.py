@@ -113,9 +113,16 @@ def register(app: typer.Typer) -> None:
         from octavia.pipeline.translation import make_translator
 
         settings = settings_from_flags(device=device, compute_type=compute_type, offline=offline)
+        if translator == "whisper":
+            from octavia.errors import InputError
+
+            raise InputError(
+                "Whisper translates speech, and subtitle files hold only text.",
+                "Use --translator auto, marian, hf or apertium; or run `octavia subtitle MEDIA --to en`.",
+            )
         name = translator or settings.translator
         if name == "whisper":
-            name = "auto"  # speech translation needs audio; subtitle files are text
+            name = "auto"  # a configured default meant for media; subtitle files are text
         if model is not None and name == "auto":
             name = "marian"
         engine = make_translator(name, settings, ModelResolver.from_settings(settings), model_dir=model)
