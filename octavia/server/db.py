@@ -33,6 +33,15 @@ def new_id(prefix: str) -> str:
     return prefix + "_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
 
 
+def owned_row(conn: Connection, table: sa.Table, user_id: str, row_id: str) -> Any | None:
+    """The row of ``table`` with ``row_id`` if ``user_id`` owns it, else None.
+
+    Every ownership check goes through here, so "another user's object" and "no such object"
+    are the same query and the same answer (callers raise their 404).
+    """
+    return conn.execute(sa.select(table).where(table.c.id == row_id, table.c.user_id == user_id)).first()
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 

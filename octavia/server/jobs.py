@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from octavia.errors import InputError, OctaviaError
 from octavia.server import credits
 from octavia.server import tables as t
-from octavia.server.db import new_id, utcnow
+from octavia.server.db import new_id, owned_row, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -132,9 +132,7 @@ def create_job(
         with db.begin() as conn:
             if idempotency_key is not None and (found := _by_key(conn, user_id, idempotency_key)) is not None:
                 return _replay(found, digest), False
-            up = conn.execute(
-                sa.select(t.uploads).where(t.uploads.c.id == req.upload_id, t.uploads.c.user_id == user_id)
-            ).first()
+            up = owned_row(conn, t.uploads, user_id, req.upload_id)
             if up is None:
                 raise NotFound("Upload not found.")
             if up.status != "ready" or up.duration is None:
@@ -142,13 +140,8 @@ def create_job(
                     f"Upload {up.id} is {up.status}, not ready.",
                     "Send the bytes, then POST /v1/uploads/{id}/complete; rejected uploads cannot be used.",
                 )
-            if req.project_id is not None:
-                p = t.projects
-                owned = conn.execute(
-                    sa.select(p.c.id).where(p.c.id == req.project_id, p.c.user_id == user_id)
-                ).first()
-                if owned is None:
-                    raise NotFound("Project not found.")
+            if req.project_id is not None and owned_row(conn, t.projects, user_id, req.project_id) is None:
+                raise NotFound("Project not found.")
             cost = estimate_cost(settings, req.kind, float(up.duration), len(req.languages))
             now = utcnow()
             conn.execute(
@@ -177,7 +170,7 @@ def create_job(
 
 
 def owned_job(conn: Connection, user_id: str, job_id: str) -> Any:
-    row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id, t.jobs.c.user_id == user_id)).first()
+    row = owned_row(conn, t.jobs, user_id, job_id)
     if row is None:
         raise NotFound("Job not found.")
     return row

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
 from octavia.server import tables as t
-from octavia.server.db import new_id, utcnow
+from octavia.server.db import new_id, owned_row, utcnow
 from octavia.server.deps import CurrentUser, DbDep
 from octavia.server.problems import not_found
 
@@ -30,9 +30,7 @@ class ProjectOut(BaseModel):
 
 def owned_project(conn: Connection, user_id: str, project_id: str) -> sa.Row[Any]:
     """The project if ``user_id`` owns it; 404 otherwise (never 403: ids of others stay secret)."""
-    row = conn.execute(
-        sa.select(t.projects).where(t.projects.c.id == project_id, t.projects.c.user_id == user_id)
-    ).first()
+    row: sa.Row[Any] | None = owned_row(conn, t.projects, user_id, project_id)
     if row is None:
         raise not_found("Project")
     return row

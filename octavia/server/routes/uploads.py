@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from octavia.errors import InputError
 from octavia.server import tables as t
-from octavia.server.db import new_id, utcnow
+from octavia.server.db import new_id, owned_row, utcnow
 from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep
 from octavia.server.problems import ApiError, not_found
 from octavia.server.routes.projects import owned_project
@@ -100,9 +100,7 @@ def upload_out(row: Any) -> UploadOut:
 
 def owned_upload(conn: Connection, user_id: str, upload_id: str) -> Any:
     """The upload row if ``user_id`` owns it, else 404. Reusable by the jobs routes."""
-    row = conn.execute(
-        sa.select(t.uploads).where(t.uploads.c.id == upload_id, t.uploads.c.user_id == user_id)
-    ).first()
+    row = owned_row(conn, t.uploads, user_id, upload_id)
     if row is None:
         raise not_found("Upload")
     return row
