@@ -176,7 +176,9 @@ class WhisperEngine:
                 f"The Whisper model {self.model_info.spec.name!r} understands English only, not {language!r}.",
                 "Use a multilingual model such as base or small (--model base).",
             )
-        return self._run(audio, "transcribe", language, word_timestamps, progress, stage="transcribe")
+        return self._run(
+            audio, progress, task="transcribe", language=language, word_timestamps=word_timestamps
+        )
 
     def translate_speech(
         self, audio: Path, *, language: str | None = None, progress: ProgressCallback | None = None
@@ -186,7 +188,7 @@ class WhisperEngine:
                 f"The Whisper model {self.model_info.spec.name!r} is English-only and cannot translate speech.",
                 "Use a multilingual model such as base or small (--model base).",
             )
-        result = self._run(audio, "translate", language, True, progress, stage="translate")
+        result = self._run(audio, progress, task="translate", language=language, word_timestamps=True)
         return Transcript(
             language="en",
             segments=result.segments,
@@ -199,18 +201,10 @@ class WhisperEngine:
         _, info = self._model.transcribe(str(audio), beam_size=1, vad_filter=self.vad_filter)
         return info.language, info.language_probability
 
-    def _run(
-        self,
-        audio: Path,
-        task: str,
-        language: str | None,
-        word_timestamps: bool,
-        progress: ProgressCallback | None,
-        *,
-        stage: str,
-    ) -> Transcript:
+    def _run(self, audio: Path, progress: ProgressCallback | None, **options: Any) -> Transcript:
+        """Decode with faster-whisper ``options`` (task, language, word_timestamps)."""
         try:
-            return self._run_once(audio, task, language, word_timestamps, progress, stage=stage)
+            return self._decode(audio, progress, options)
         except RuntimeError as exc:
             if self.device != "cuda":
                 raise EngineError(f"Whisper failed on {audio}: {exc}") from exc
@@ -219,26 +213,16 @@ class WhisperEngine:
             log.warning("Whisper on CUDA failed (%s); continuing on the CPU (int8).", exc)
             self.device, self.compute_type = "cpu", "int8"
             self._model = self._load(self.model_info.path, self._cpu_threads)
-            return self._run_once(audio, task, language, word_timestamps, progress, stage=stage)
+            return self._decode(audio, progress, options)
 
-    def _run_once(
-        self,
-        audio: Path,
-        task: str,
-        language: str | None,
-        word_timestamps: bool,
-        progress: ProgressCallback | None,
-        *,
-        stage: str,
-    ) -> Transcript:
+    def _decode(self, audio: Path, progress: ProgressCallback | None, options: dict[str, Any]) -> Transcript:
+        stage = str(options["task"])  # progress stages are named after the task
         segments_iter, info = self._model.transcribe(
             str(audio),
-            task=task,
-            language=language,
             beam_size=self.beam_size,
             vad_filter=self.vad_filter,
-            word_timestamps=word_timestamps,
             condition_on_previous_text=False,  # avoids repetition loops on long media
+            **options,
         )
         total = float(info.duration)
         if progress:  # the first segment can take seconds; show the stage has started
