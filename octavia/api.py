@@ -17,11 +17,16 @@ from octavia.pipeline.jobs import JobResult, JobSpec, run_job
 from octavia.pipeline.progress import ProgressCallback
 
 
-def default_work_dir(source: Path, out_dir: Path) -> Path:
+def work_dir_name(source: Path) -> str:
+    """A stable per-source directory name, so a re-run finds its checkpoints."""
     import hashlib
 
     digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:10]
-    return out_dir / ".octavia" / f"{source.stem}-{digest}"
+    return f"{source.stem}-{digest}"
+
+
+def default_work_dir(source: Path, out_dir: Path) -> Path:
+    return out_dir / ".octavia" / work_dir_name(source)
 
 
 def run(

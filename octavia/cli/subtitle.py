@@ -106,6 +106,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _work_dir(path: Path, work_dir: Path | None, out: Path) -> Path:
-    from octavia.api import default_work_dir
+    from octavia.api import work_dir_name
 
-    return default_work_dir(path, out) if work_dir is None else work_dir / default_work_dir(path, out).name
+    return (work_dir or out / ".octavia") / work_dir_name(path)

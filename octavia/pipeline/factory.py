@@ -20,7 +20,8 @@ class Engines:
     def __init__(self, settings: Settings, resolver: ModelResolver | None = None) -> None:
         self.settings = settings
         self.resolver = resolver or ModelResolver.from_settings(settings)
-        self._whisper: dict[str, Any] = {}
+        self._whisper: dict[str, Any] = {}  # by resolved model path
+        self._hosted: Any = None
         self._translators: dict[str, Translator] = {}
         self._synthesizers: dict[tuple[str, str], Synthesizer] = {}
 
@@ -46,9 +47,9 @@ class Engines:
         """The OpenAI audio API engine (a Transcriber and SpeechTranslator), built once."""
         from octavia.pipeline.openai_transcribe import OpenAITranscriber
 
-        if "openai" not in self._whisper:
-            self._whisper["openai"] = OpenAITranscriber.from_settings(self.settings)
-        return self._whisper["openai"]
+        if self._hosted is None:
+            self._hosted = OpenAITranscriber.from_settings(self.settings)
+        return self._hosted
 
     def translator(self, name: str | None = None) -> Translator:
         from octavia.pipeline.translation import make_translator
