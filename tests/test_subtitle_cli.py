@@ -120,3 +120,16 @@ def test_human_errors_and_exit_codes(tmp_path: Path, session_cache: Path) -> Non
     assert err["error"] == "model_not_available" and "octavia models pull whisper small" in err["hint"]
     proc = octavia("subtitle", str(tmp_path / "nothing-*.wav"), cache=session_cache)
     assert proc.returncode == 2 and "No file matches" in proc.stderr
+
+
+def test_json_says_where_the_transcriber_came_from_even_after_translation(tmp_path: Path) -> None:
+    """In a fresh cache the model is assembled from its pack; the translate stage must not
+    overwrite that record with the cache it now finds."""
+    example = Path(__file__).parents[1] / "examples" / "tortilla.es.mp4"
+    proc = octavia(
+        "subtitle", str(example), "--to", "en", "--json", "-o", str(tmp_path / "out"), cache=tmp_path / "c"
+    )
+    record = json.loads(proc.stdout)["files"][0]
+    assert record["models"]["transcriber"]["source"] == "pack"
+    assert "assembled" in record["models"]["transcriber"]["detail"]
+    assert record["models"]["translator:en"]["engine"] == "whisper"

@@ -76,7 +76,8 @@ def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed
     opts = ctx.spec.options
     language = ctx.spec.source_language
     vad = bool(opts.get("vad", True))
-    engine_id, load = _speech_engine(ctx, language)
+    engine_id, load, described = _speech_engine(ctx, language)
+    ctx.info.setdefault("models", {})["transcriber"] = described
     path = ctx.workspace.path("transcript.json")
     fp = fingerprint("transcribe", audio.fingerprint, engine_id, language, vad)
 
@@ -97,21 +98,22 @@ def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed
     return result
 
 
-def _speech_engine(ctx: JobContext, language: str | None) -> tuple[str, Callable[[], Any]]:
-    """(engine id, loader) of the speech engine: local Whisper or the hosted OpenAI API.
+def _speech_engine(ctx: JobContext, language: str | None) -> tuple[str, Callable[[], Any], dict[str, Any]]:
+    """(engine id, loader, description) of the speech engine: local Whisper or the OpenAI API.
 
     The id comes from the *resolved* model, not a loaded one, so a resumed run loads nothing.
     """
     opts, settings = ctx.spec.options, ctx.engines.settings
     if (opts.get("transcriber") or settings.transcriber) == "openai":
         hosted = ctx.engines.hosted_transcriber()
-        ctx.info.setdefault("models", {})["transcriber"] = {"engine": "openai", "model": hosted.model,
-                                                            "source": "hosted"}  # fmt: skip
-        return hosted.engine_id, lambda: hosted
+        return (
+            hosted.engine_id,
+            lambda: hosted,
+            {"engine": "openai", "model": hosted.model, "source": "hosted"},
+        )
     model = ctx.engines.whisper_model(opts.get("whisper_model"), language)
-    ctx.info.setdefault("models", {})["transcriber"] = model.to_dict()
     engine_id = f"faster-whisper:{model.path}:{settings.device}:{settings.compute_type}"
-    return engine_id, lambda: ctx.engines.whisper(opts.get("whisper_model"), language)
+    return engine_id, lambda: ctx.engines.whisper(opts.get("whisper_model"), language), model.to_dict()
 
 
 def translate_stage(
@@ -147,7 +149,7 @@ def translate_stage(
                 f"Whisper translates speech into English only, not into {target!r}.",
                 "Use --translator marian (or auto) for other target languages.",
             )
-        speech_id, load_speech = _speech_engine(ctx, source)
+        speech_id, load_speech, _ = _speech_engine(ctx, source)
         engine_id = f"translate-speech:{speech_id}"
         choice = {"engine": "whisper", "detail": "speech translation (task=translate)"}
     else:
