@@ -145,7 +145,7 @@ def create_job(
     db: Database, settings: ServerSettings, *, user_id: str, req: JobRequest, idempotency_key: str | None
 ) -> tuple[Any, bool]:
     """Insert the job and reserve its credits; returns (row, created). Enqueue after this."""
-    from octavia.server.pricing import estimate_cost
+    from octavia.server.pricing import billable_seconds, estimate_cost
 
     check_kind(req.kind)
     check_options(req.options or {})
@@ -166,7 +166,7 @@ def create_job(
                 )
             if req.project_id is not None and owned_row(conn, t.projects, user_id, req.project_id) is None:
                 raise NotFound("Project not found.")
-            cost = estimate_cost(settings, req.kind, float(up.duration), len(req.languages))
+            cost = estimate_cost(settings, req.kind, billable_seconds(float(up.duration)), len(req.languages))
             now = utcnow()
             conn.execute(
                 sa.insert(t.jobs).values(

@@ -16,26 +16,18 @@ from typing import TYPE_CHECKING, Any
 from octavia.errors import InsufficientCredits, OctaviaError
 from octavia.pipeline.media import wav_seconds
 from octavia.server import credits
-from octavia.server.pricing import estimate_cost, languages_made, started_minutes
+from octavia.server.pricing import billable_seconds, estimate_cost, languages_made, started_minutes
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from octavia.server.settings import ServerSettings
 
-#: Resampling to 16 kHz and codec padding (Opus pre-skip, MP3 encoder delay) change the length
-#: by some milliseconds; half a second keeps a 60.00 s file from being billed a second minute.
-TOLERANCE_S = 0.5
-
 
 class UnpaidAudio(OctaviaError):
     """The extracted audio is longer than the reservation and the balance cannot cover it."""
 
     code = "audio_longer_than_paid"
-
-
-def billable_seconds(seconds: float) -> float:
-    return max(0.0, seconds - TOLERANCE_S)
 
 
 def cover_audio(conn: Connection, settings: ServerSettings, job: Any, audio: Path) -> int | None:
@@ -71,4 +63,4 @@ def actual_cost(settings: ServerSettings, job: Any, info: dict[str, Any], audio:
     return estimate_cost(settings, job.kind, billable_seconds(seconds), made)
 
 
-__all__ = ["TOLERANCE_S", "UnpaidAudio", "actual_cost", "billable_seconds", "cover_audio"]
+__all__ = ["UnpaidAudio", "actual_cost", "cover_audio"]

@@ -30,6 +30,16 @@ if TYPE_CHECKING:
     from octavia.server.settings import ServerSettings
 
 
+#: Measured lengths carry codec padding (Opus pre-skip, the MP3 encoder's extra frame) and
+#: resampling rounding of some milliseconds; half a second keeps an exact 10:00 file at 10 minutes.
+TOLERANCE_S = 0.5
+
+
+def billable_seconds(measured_s: float) -> float:
+    """The seconds a measured length is priced at (what the upload probe or the worker measured)."""
+    return max(0.0, measured_s - TOLERANCE_S)
+
+
 def started_minutes(duration_s: float) -> int:
     if not math.isfinite(duration_s) or duration_s < 0:
         raise InputError(f"Media duration {duration_s!r} s is not a usable length.")
