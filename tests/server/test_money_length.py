@@ -64,15 +64,25 @@ def test_audio_duration_reads_the_stream(lying_media: dict[str, Path], name: str
     assert media.audio_duration(lying_media[name]) == pytest.approx(seconds, abs=0.5)
 
 
-def test_a_file_whose_length_cannot_be_established_is_an_input_error(tmp_path: Path) -> None:
+@pytest.fixture(scope="session")
+def no_samples_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A well-formed WAV with an audio stream and not one sample: nothing to measure."""
+    out = tmp_path_factory.mktemp("empty") / "header_only.wav"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", str(out))
+    return out
+
+
+def test_a_file_whose_length_cannot_be_established_is_an_input_error(no_samples_wav: Path) -> None:
     from octavia.errors import InputError
 
-    silent = tmp_path / "nothing.mkv"
-    with silent.open("wb") as out:  # an audio track with no packets at all
-        _pipe(out, "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "0", "-c:a", "flac",
-              "-f", "matroska", "pipe:1")  # fmt: skip
-    with pytest.raises(InputError, match="length"):
-        media.audio_duration(silent)
+    assert media.probe(no_samples_wav).audio_streams  # the header probe lets it through
+    with pytest.raises(InputError, match="cannot be established"):
+        media.audio_duration(no_samples_wav)
+
+
+def test_decoding_fallback_measures_the_same_length(lying_media: dict[str, Path]) -> None:
+    """For streams whose packets carry no duration: decoded samples / rate."""
+    assert media._decoded_seconds(lying_media["opus"]) == pytest.approx(TEN_MIN, abs=0.5)
 
 
 @pytest.fixture
@@ -111,3 +121,11 @@ def test_six_hours_of_tiny_flac_are_refused_as_too_long(
     assert up["error"].startswith("Too long: 21600 s"), up["error"]
     r = client.post("/v1/jobs", json={"kind": "subtitle", "upload_id": up["id"]})
     assert r.status_code == 422
+
+
+def test_an_upload_whose_length_cannot_be_established_is_rejected(
+    priced: httpx.Client, no_samples_wav: Path
+) -> None:
+    up = upload_file(priced, no_samples_wav, "audio/wav")
+    assert up["status"] == "rejected" and up["duration"] is None
+    assert up["error"].startswith("Length unknown:") and "/" not in up["error"], up["error"]
