@@ -140,6 +140,84 @@ def _stream_info(stream: object) -> StreamInfo:
     )
 
 
+def audio_duration(path: Path) -> float:
+    """The real length, in seconds, of the first audio stream: what is priced and limited.
+
+    A container header's duration can be missing (Matroska or FLAC written to a pipe) or wrong
+    (an MP3 whose Xing frame count lies), so this reads the stream itself: it demuxes every
+    packet and sums their durations (no decoding; ~0.1 s for 10 min of Opus, ~0.5 s for 6 h
+    of FLAC), and decodes only when packets carry no duration. A file whose length cannot be
+    established this way is an InputError, never "0 s".
+    """
+    import av
+
+    path = Path(path)
+    try:
+        seconds = _packet_seconds(path)
+        if seconds is None:
+            seconds = _decoded_seconds(path)
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise InputError(
+            f"{path}: its audio cannot be read to the end ({_av_reason(exc)}).",
+            "Re-export the file; it may be truncated or damaged.",
+        ) from exc
+    if seconds <= 0:
+        raise InputError(
+            f"{path}: the length of its audio cannot be established.",
+            "Re-export the file (e.g. to WAV, FLAC or M4A) and upload it again.",
+        )
+    return seconds
+
+
+def _first_audio(container: Any, path: Path) -> Any:
+    if not container.streams.audio:
+        raise InputError(f"{path}: has no audio stream, so there is no speech to work on.")
+    return container.streams.audio[0]
+
+
+def _packet_seconds(path: Path) -> float | None:
+    """Sum of the audio packets' durations; None when some packet does not carry one."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = _first_audio(container, path)
+        if not stream.time_base:
+            return None
+        total = 0
+        for packet in container.demux(stream):
+            if packet.size == 0:  # the demuxer's end-of-stream flush packet
+                continue
+            if not packet.duration:
+                return None
+            total += packet.duration
+        return float(total * stream.time_base)
+
+
+def _decoded_seconds(path: Path) -> float:
+    """Decoded samples / sample rate: slower, for streams whose packets carry no duration."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = _first_audio(container, path)
+        samples, rate = 0, 0
+        for frame in container.decode(stream):
+            samples += frame.samples
+            rate = frame.sample_rate or rate
+        return samples / rate if rate else 0.0
+
+
+def wav_seconds(path: Path) -> float:
+    """Length of a PCM WAV that :func:`extract_audio` wrote (frames / rate, from its header,
+    which ffmpeg fills in correctly when it writes to a seekable file)."""
+    import wave
+
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / float(w.getframerate())
+    except (wave.Error, EOFError, OSError) as exc:
+        raise InputError(f"{path}: not a readable WAV file ({exc}).") from exc
+
+
 def require_audio(info: MediaInfo) -> None:
     if not info.audio_streams:
         raise InputError(

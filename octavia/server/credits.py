@@ -5,12 +5,22 @@ Entry kinds and their sign:
 ============ ====== =================================================================
 grant        +      operator or signup credits (``octavia admin credits grant``)
 purchase     +      a paid Polar order (reference = order id)
-reserve      −      the estimate, taken when a job is created (reference = job id)
-settle       +      on success: reserve − actual is given back (reference = job id)
+reserve      −      the estimate, taken when a job is created (reference = job id); a worker
+                    that finds more audio than was paid for adds one more (``{job}:extra``)
+settle       +      on success: reserved − actual is given back (reference = job id)
 refund       +      on failure/cancel: the whole reservation back (reference = job id)
-adjustment   ±      operator corrections; also 0-amount notes of unrecovered clawbacks
+adjustment   ±      operator corrections
 clawback     −      credits taken back after a Polar refund (never below zero)
+debt         0      what a clawback could not take: ``debt`` column + owed
+debt_payment −      credits that arrived later, taken to pay the debt: ``debt`` column − paid
 ============ ====== =================================================================
+
+**Debt.** Every entry also has a ``debt`` column (0 for all but the last two kinds); a user's
+debt is its sum. A clawback cannot make the balance negative, and credits reserved by queued
+jobs are outside the balance, so what it cannot take is *owed*: every later credit that comes
+in (purchase, grant, settle, refund) pays the debt first, in the same transaction, with a
+``debt_payment`` entry referencing it. So a user in debt has a balance of 0, and
+:func:`reserve_for_job` refuses them (:class:`InDebt`, HTTP 402) until the debt is paid.
 
 Idempotency comes from the unique ``(kind, reference)`` constraint: a second grant, reserve,
 settle or refund with the same reference changes nothing.
@@ -41,9 +51,25 @@ from octavia.server.tables import credit_ledger, users
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-KINDS = ("grant", "purchase", "reserve", "settle", "refund", "adjustment", "clawback")
+KINDS = ("grant", "purchase", "reserve", "settle", "refund", "adjustment", "clawback", "debt", "debt_payment")
 _POSITIVE = {"grant", "purchase", "settle", "refund"}
 _NEGATIVE = {"reserve", "clawback"}
+
+
+class InDebt(InsufficientCredits):
+    """The user owes credits (a refunded purchase was already spent) and cannot start jobs."""
+
+    code = "credits_owed"
+
+    def __init__(self, debt: int, cost: int) -> None:
+        super().__init__(
+            f"Your account owes {debt} credits: a refunded purchase had already been spent. "
+            "No new jobs can start until the debt is paid.",
+            hint="Credits you buy, and credits given back by jobs, pay the debt first "
+            "(GET /v1/billing shows it).",
+            shortfall=debt + cost,
+        )
+        self.debt = debt
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +81,14 @@ class LedgerEntry:
     reference: str | None
     note: str | None
     created_at: datetime
+    debt: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "kind": self.kind,
             "amount": self.amount,
+            "debt": self.debt,
             "job_id": self.job_id,
             "reference": self.reference,
             "note": self.note,
@@ -113,6 +141,44 @@ def balance(conn: Connection, user_id: str) -> int:
     return int(total)
 
 
+def debt(conn: Connection, user_id: str) -> int:
+    """Credits the user owes (what clawbacks could not take, less what was paid since)."""
+    total = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(credit_ledger.c.debt), 0)).where(
+            credit_ledger.c.user_id == user_id
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def record_debt(conn: Connection, *, user_id: str, amount: int, reference: str, note: str) -> bool:
+    """Write that ``user_id`` owes ``amount`` more credits; once per reference. Takes the user lock."""
+    if amount <= 0:
+        raise InputError(f"A debt must be positive (got {amount}).")
+    lock_user(conn, user_id)
+    return _insert(conn, user_id=user_id, kind="debt", amount=0, debt=amount, reference=reference, note=note)
+
+
+def _pay_debt(conn: Connection, user_id: str, cause_kind: str, cause_reference: str | None) -> int:
+    """After credits came in: pay as much of the debt as the balance allows; returns what was paid.
+
+    Called under the user lock by everything that adds credits, so a debt never coexists with
+    spendable credits.
+    """
+    owed = debt(conn, user_id)
+    if owed <= 0:
+        return 0
+    pay = min(owed, balance(conn, user_id))
+    if pay <= 0:
+        return 0
+    reference = None if cause_reference is None else f"{cause_kind}:{cause_reference}"
+    note = f"Pays {pay} of the {owed} credits owed, from this {cause_kind}"
+    _insert(
+        conn, user_id=user_id, kind="debt_payment", amount=-pay, debt=-pay, reference=reference, note=note
+    )
+    return pay
+
+
 def _insert(
     conn: Connection,
     *,
@@ -122,11 +188,13 @@ def _insert(
     reference: str | None,
     job_id: str | None = None,
     note: str | None = None,
+    debt: int = 0,
 ) -> bool:
     values = {
         "user_id": user_id,
         "kind": kind,
         "amount": amount,
+        "debt": debt,
         "job_id": job_id,
         "reference": reference,
         "note": note,
@@ -159,9 +227,9 @@ def grant(
     """Add a ledger entry; False (and nothing written) when ``(kind, reference)`` already exists.
 
     A negative amount (``adjustment``/``clawback``) must be covered by the balance, else
-    InsufficientCredits.
+    InsufficientCredits. Credits added pay any debt first.
     """
-    if kind not in KINDS or kind in {"reserve", "settle", "refund"}:
+    if kind not in KINDS or kind in {"reserve", "settle", "refund", "debt", "debt_payment"}:
         raise InputError(f"grant() cannot write {kind!r} entries.", hint="Use the job functions for those.")
     if (kind in _POSITIVE and amount < 0) or (kind in _NEGATIVE and amount > 0):
         raise InputError(f"A {kind!r} entry cannot be {amount}.")
@@ -175,20 +243,26 @@ def grant(
                 f"Taking {-amount} credits would make the balance negative (it is {have}).",
                 shortfall=-amount - have,
             )
-    return _insert(conn, user_id=user_id, kind=kind, amount=amount, reference=reference, note=note)
+    inserted = _insert(conn, user_id=user_id, kind=kind, amount=amount, reference=reference, note=note)
+    if inserted and amount > 0:
+        _pay_debt(conn, user_id, kind, reference)
+    return inserted
 
 
 def reserve_for_job(conn: Connection, *, user_id: str, job_id: str, amount: int) -> None:
     """Take ``amount`` credits for ``job_id``; call inside the transaction that inserts the job.
 
-    Raises InsufficientCredits (with ``shortfall``) when the balance does not cover it. A second
-    reservation for the same job is a no-op.
+    Raises InDebt when the user owes credits, InsufficientCredits (with ``shortfall``) when the
+    balance does not cover it. A second reservation for the same job is a no-op.
     """
     if amount < 0:
         raise InputError(f"A reservation cannot be negative ({amount}).")
     lock_user(conn, user_id)
     if _exists(conn, "reserve", job_id):
         return
+    owed = debt(conn, user_id)
+    if owed > 0:
+        raise InDebt(owed, amount)
     have = balance(conn, user_id)
     if have < amount:
         raise InsufficientCredits(
@@ -199,13 +273,47 @@ def reserve_for_job(conn: Connection, *, user_id: str, job_id: str, amount: int)
     _insert(conn, user_id=user_id, kind="reserve", amount=-amount, reference=job_id, job_id=job_id)
 
 
-def _reservation(conn: Connection, job_id: str) -> tuple[str, int] | None:
-    row = conn.execute(
-        sa.select(credit_ledger.c.user_id, credit_ledger.c.amount).where(
-            credit_ledger.c.kind == "reserve", credit_ledger.c.reference == job_id
+def reserve_more(conn: Connection, *, job_id: str, amount: int, note: str) -> bool:
+    """Add ``amount`` to a job's reservation once (the worker measured more audio than was paid).
+
+    Raises InsufficientCredits when the balance does not cover it; False when the job has no
+    reservation or was already topped up or closed.
+    """
+    found = _reservation(conn, job_id)
+    if found is None or amount <= 0:
+        return False
+    user_id, _ = found
+    lock_user(conn, user_id)
+    if _closed(conn, job_id) or _exists(conn, "reserve", f"{job_id}:extra"):
+        return False
+    have = balance(conn, user_id)
+    if have < amount:
+        raise InsufficientCredits(
+            f"The audio needs {amount} more credits than were reserved, but the balance is {have}.",
+            shortfall=amount - have,
         )
-    ).first()
-    return None if row is None else (str(row.user_id), -int(row.amount))
+    return _insert(
+        conn, user_id=user_id, kind="reserve", amount=-amount, reference=f"{job_id}:extra", job_id=job_id,
+        note=note,
+    )  # fmt: skip
+
+
+def reserved(conn: Connection, job_id: str) -> int:
+    """The credits held for ``job_id`` (its reservation plus any top-up); 0 without one."""
+    found = _reservation(conn, job_id)
+    return 0 if found is None else found[1]
+
+
+def _reservation(conn: Connection, job_id: str) -> tuple[str, int] | None:
+    """(user, credits reserved) of a job: its ``reserve`` entries, the first one and a top-up."""
+    rows = conn.execute(
+        sa.select(credit_ledger.c.user_id, credit_ledger.c.amount).where(
+            credit_ledger.c.kind == "reserve", credit_ledger.c.job_id == job_id
+        )
+    ).all()
+    if not rows:
+        return None
+    return str(rows[0].user_id), -sum(int(r.amount) for r in rows)
 
 
 def _closed(conn: Connection, job_id: str) -> bool:
@@ -245,6 +353,8 @@ def _close_reservation(conn: Connection, job_id: str, kind: str, *, charge: Call
         return 0
     back = reserved - charge(reserved)
     _insert(conn, user_id=user_id, kind=kind, amount=back, reference=job_id, job_id=job_id)
+    if back > 0:
+        _pay_debt(conn, user_id, kind, job_id)
     return back
 
 
@@ -265,6 +375,7 @@ def history(
             reference=r.reference,
             note=r.note,
             created_at=r.created_at,
+            debt=int(r.debt),
         )
         for r in rows
     ]
@@ -272,14 +383,19 @@ def history(
 
 __all__ = [
     "KINDS",
+    "InDebt",
     "LedgerEntry",
     "balance",
+    "debt",
     "estimate_cost",
     "grant",
     "history",
     "insert_ignore",
     "lock_user",
+    "record_debt",
     "refund_job",
     "reserve_for_job",
+    "reserve_more",
+    "reserved",
     "settle_job",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +86,29 @@ def check_options(options: dict[str, Any]) -> None:
         raise InputError("whisper_model must be a model name such as 'base' or 'tiny.en', not a path.")
 
 
+def target_languages(kind: str, languages: tuple[str, ...], source_language: str | None) -> tuple[str, ...]:
+    """The targets a job makes and is charged for: each once, without the spoken language.
+
+    Compared case-insensitively (``ES`` is ``es``), first spelling kept. A request whose only
+    targets were the spoken language is refused for the dubbing kinds (nothing to dub into);
+    a subtitle job then simply transcribes.
+    """
+    spoken = (source_language or "").strip().lower()
+    seen: set[str] = set()
+    out: list[str] = []
+    for lang in languages:
+        key = lang.strip().lower()
+        if key and key != spoken and key not in seen:
+            seen.add(key)
+            out.append(lang.strip())
+    if languages and not out and kind != "subtitle":
+        raise InputError(
+            f"The only target language given, {source_language!r}, is the spoken language.",
+            "Give a target language other than source_language.",
+        )
+    return tuple(out)
+
+
 def check_kind(kind: str) -> None:
     from octavia.pipeline.jobs import KINDS, available_kinds
 
@@ -122,10 +145,11 @@ def create_job(
     db: Database, settings: ServerSettings, *, user_id: str, req: JobRequest, idempotency_key: str | None
 ) -> tuple[Any, bool]:
     """Insert the job and reserve its credits; returns (row, created). Enqueue after this."""
-    from octavia.server.pricing import estimate_cost
+    from octavia.server.pricing import billable_seconds, estimate_cost
 
     check_kind(req.kind)
     check_options(req.options or {})
+    req = replace(req, languages=target_languages(req.kind, req.languages, req.source_language))
     digest = req.digest()
     job_id = new_id("job")
     try:
@@ -142,7 +166,7 @@ def create_job(
                 )
             if req.project_id is not None and owned_row(conn, t.projects, user_id, req.project_id) is None:
                 raise NotFound("Project not found.")
-            cost = estimate_cost(settings, req.kind, float(up.duration), len(req.languages))
+            cost = estimate_cost(settings, req.kind, billable_seconds(float(up.duration)), len(req.languages))
             now = utcnow()
             conn.execute(
                 sa.insert(t.jobs).values(
@@ -254,4 +278,5 @@ __all__ = [
     "job_dict",
     "list_jobs",
     "owned_job",
+    "target_languages",
 ]

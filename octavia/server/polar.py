@@ -13,10 +13,10 @@ Money → credits rules:
   events take nothing.
 * A refund can arrive before the order's ``order.paid``; a refunded order was paid, so the
   purchase is granted first and then clawed back (the later ``order.paid`` is a no-op).
-* The balance never goes negative: when the user has already spent the credits, the
-  clawback takes what is left (down to 0) and the rest is written as a 0-credit
-  ``adjustment`` entry whose note says how many credits were not recovered, and logged as a
-  warning for an operator. The debt is not collected from later purchases automatically.
+* The balance never goes negative: when the user has already spent (or reserved) the
+  credits, the clawback takes what is left (down to 0) and the rest is recorded as a
+  ``debt`` entry (logged as a warning too). Later purchases, refunds and cancellations pay
+  the debt first, and a user in debt cannot create jobs (see :mod:`octavia.server.credits`).
 * Orders for an unknown user or an unconfigured product change nothing; the event row stays
   with ``processed_at`` NULL and a warning is logged. Redelivering the event from Polar's
   dashboard after fixing the settings applies it then.
@@ -290,11 +290,11 @@ def _claw_back(
         credits.grant(conn, user_id=user_id, amount=-take, kind="clawback", reference=reference, note=note)
     if due > take:
         log.warning(
-            "polar: refund of order %s: user %s already spent %d of %d credits; not recovered",
+            "polar: refund of order %s: user %s already spent %d of %d credits; recorded as debt",
             order.order_id,
             user_id,
             due - take,
             due,
         )
-        note = f"Refund of Polar order {order.order_id}: {due - take} credits already spent, not recovered"
-        credits.grant(conn, user_id=user_id, amount=0, kind="adjustment", reference=reference, note=note)
+        note = f"Refund of Polar order {order.order_id}: {due - take} credits already spent, owed"
+        credits.record_debt(conn, user_id=user_id, amount=due - take, reference=reference, note=note)

@@ -93,6 +93,9 @@ def octavia_problem(exc: OctaviaError) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, InsufficientCredits):
         extra["shortfall"] = exc.shortfall
+        debt = getattr(exc, "debt", None)  # octavia.server.credits.InDebt
+        if isinstance(debt, int):
+            extra["debt"] = debt
     return problem(status_for(exc), exc.code, exc.message, exc.hint, **extra)
 
 

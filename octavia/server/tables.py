@@ -185,9 +185,11 @@ credit_ledger = sa.Table(
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     _user_fk(ondelete=None),
-    # grant|purchase|reserve|settle|refund|adjustment|clawback
+    # grant|purchase|reserve|settle|refund|adjustment|clawback|debt|debt_payment
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("amount", sa.Integer, nullable=False),
+    # The entry's change to what the user owes (see octavia.server.credits); 0 for most kinds.
+    sa.Column("debt", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("job_id", ID, nullable=True, index=True),
     sa.Column("reference", sa.String(255), nullable=True),
     sa.Column("note", sa.Text, nullable=True),

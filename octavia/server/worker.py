@@ -189,7 +189,7 @@ class Worker:
                 return self._fail(row, lease, exc)
             except OSError as exc:
                 return self._retry(row, lease, exc)
-            return self._done(row, lease, result, names, progress.state)
+            return self._done(row, lease, result, names, progress.state, audio=ws / "audio.wav")
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -211,6 +211,8 @@ class Worker:
     def _checkpoint(self, row: Any, lease: Lease, ws: Path, stage: str) -> None:
         if not lease.alive():
             return  # another worker owns the job now; its checkpoints win
+        if stage == "extract":  # before the checkpoint is stored, so a resumed job was checked
+            self._check_paid(row, lease, ws / "audio.wav")
         upload_checkpoint(self.storage, row.id, ws)
         with self.db.begin() as conn:
             event(conn, row.id, "checkpoint", stage=stage, attempt=row.attempts)
@@ -218,17 +220,26 @@ class Worker:
         if pause.partition(":")[0] == stage:
             time.sleep(float(pause.partition(":")[2] or 0))
 
+    def _check_paid(self, row: Any, lease: Lease, audio: Path) -> None:
+        """Reserve more if the extracted audio is longer than paid for; else UnpaidAudio fails the job."""
+        from octavia.server.metering import cover_audio
+
+        with lease.fenced("reserve") as (conn, ok):
+            if ok and (cost := cover_audio(conn, self.settings, row, audio)) is not None:
+                conn.execute(lease.update().values(cost_estimate=cost))
+                event(conn, row.id, "reserved", cost_estimate=cost)
+
     # ------------------------------------------------------------------ outcomes (fenced)
 
     def _done(
-        self, row: Any, lease: Lease, result: Any, names: dict[str, Any], progress: dict[str, Any]
-    ) -> str:
-        from octavia.server.pricing import estimate_cost
+        self, row: Any, lease: Lease, result: Any, names: dict[str, Any], progress: dict[str, Any],
+        *, audio: Path,
+    ) -> str:  # fmt: skip
+        from octavia.server.metering import actual_cost
         from octavia.server.worker_io import public_info
 
         info = public_info(result.info)
-        duration = float(info.get("duration") or 0.0)
-        actual = estimate_cost(self.settings, row.kind, duration, len(row.languages or ()))
+        actual = actual_cost(self.settings, row, info, audio)
         for stage, st in (info.get("stages") or {}).items():
             progress[stage] = {"fraction": 1.0, "resumed": bool(st.get("resumed"))}
             if self.metrics is not None and not st.get("resumed"):

@@ -165,7 +165,7 @@ def test_refund_before_paid_ends_in_the_right_balance(billing_server: BillingSer
     assert _ledger(bs, u.id) == [("purchase", 500, oid), ("clawback", -250, f"{oid}:refunded:500")]
 
 
-def test_clawback_of_spent_credits_stops_at_zero_and_notes_the_rest(billing_server: BillingServer) -> None:
+def test_clawback_of_spent_credits_stops_at_zero_and_owes_the_rest(billing_server: BillingServer) -> None:
     bs = billing_server
     u = bs.user()
     oid = _order()
@@ -178,10 +178,11 @@ def test_clawback_of_spent_credits_stops_at_zero_and_notes_the_rest(billing_serv
     ledger = _ledger(bs, u.id)
     assert ledger[-2:] == [
         ("clawback", -20, f"{oid}:refunded:1000"),
-        ("adjustment", 0, f"{oid}:refunded:1000"),
+        ("debt", 0, f"{oid}:refunded:1000"),
     ]
-    history = u.client.get("/v1/billing").json()["entries"]
-    assert "80 credits already spent" in history[0]["note"]
+    billing = u.client.get("/v1/billing").json()
+    assert billing["debt"] == 80 and billing["entries"][0]["debt"] == 80
+    assert "80 credits already spent" in billing["entries"][0]["note"]
 
 
 def test_unknown_and_unused_event_types_are_recorded_and_ignored(billing_server: BillingServer) -> None:

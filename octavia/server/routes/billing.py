@@ -21,14 +21,17 @@ def billing_overview(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[int | None, Query(ge=1, description="Ledger id: entries older than this.")] = None,
 ) -> dict[str, Any]:
-    """The caller's balance, purchasable packs and ledger entries (newest first, paged by ``before``)."""
+    """The caller's balance, debt, purchasable packs and ledger entries (newest first, by ``before``)."""
     with db.read() as conn:
         total = credits.balance(conn, user.id)
+        owed = credits.debt(conn, user.id)
         # One extra row tells whether another page exists without a COUNT.
         entries = credits.history(conn, user.id, limit=limit + 1, before=before)
     page = entries[:limit]
     return {
         "balance": total,
+        # Owed after a refunded purchase had been spent; new jobs are refused while it is > 0.
+        "debt": owed,
         "prices_per_minute": settings.prices_per_minute,
         "packs": polar.packs(settings),
         "entries": [e.to_dict() for e in page],

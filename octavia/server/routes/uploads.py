@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -199,20 +199,37 @@ def _inspect(storage: Storage, row: Any, settings: ServerSettings) -> tuple[Uplo
         except InputError as exc:
             reason = exc.message.replace(str(path), row.filename)  # never show server paths
             return "rejected", {"size": size, "error": f"Not an audio or video file: {reason}"}
-    media = {
-        "format_name": info.format_name,
-        "duration": info.duration,
-        "streams": [asdict(s) for s in info.streams],
-    }
-    values: dict[str, Any] = {"size": size, "media": media, "duration": info.duration}
-    if not info.audio_streams:
-        return "rejected", {**values, "error": "No audio stream: there is no speech to work on."}
-    if info.duration > settings.max_media_seconds:
+        media = {
+            "format_name": info.format_name,
+            "duration": info.duration,
+            "streams": [asdict(s) for s in info.streams],
+        }
+        values: dict[str, Any] = {"size": size, "media": media, "duration": None}
+        if not info.audio_streams:
+            return "rejected", {**values, "error": "No audio stream: there is no speech to work on."}
+        measured = _measure(path, row.filename)
+    if isinstance(measured, str):
+        return "rejected", {**values, "error": measured}
+    # The measured length, not the header's, is what is priced and limited.
+    media["duration"] = measured
+    media["header_duration"] = info.duration
+    values["duration"] = measured
+    if measured > settings.max_media_seconds:
         return "rejected", {
             **values,
-            "error": f"Too long: {info.duration:.0f} s, more than the {settings.max_media_seconds:.0f} s allowed.",
+            "error": f"Too long: {measured:.0f} s, more than the {settings.max_media_seconds:.0f} s allowed.",
         }
     return "ready", values
+
+
+def _measure(path: Path, filename: str) -> float | str:
+    """The audio's real length in seconds, or why it cannot be established (client-safe)."""
+    from octavia.pipeline.media import audio_duration
+
+    try:
+        return audio_duration(path)
+    except InputError as exc:
+        return "Length unknown: " + exc.message.replace(str(path), filename)
 
 
 @router.post("/{upload_id}/complete")
