@@ -94,7 +94,12 @@ def _collect(lines: list[str], i: int) -> tuple[_Block, int]:
 
 def _is_header_block(block: _Block) -> bool:
     """STYLE and REGION blocks: the keyword alone on the first line, then their CSS or settings."""
-    return block.timing is None and len(block.lines) > 1 and block.lines[0].strip() in ("STYLE", "REGION")
+    first = block.lines[0].rstrip() if block.lines else ""
+    return (
+        block.timing is None
+        and len(block.lines) > 1
+        and (_is_block(first, "STYLE") or _is_block(first, "REGION"))
+    )
 
 
 def parse(text: str) -> Document:
