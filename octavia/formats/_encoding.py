@@ -22,6 +22,9 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
 )
+#: Among equally plausible readings, the code pages most subtitle files in the wild were saved in
+#: (Windows' Western, Cyrillic, Central European, Simplified and Traditional Chinese, Japanese).
+_COMMON = ("cp1252", "cp1251", "cp1250", "gb18030", "big5", "cp932")
 _HINT = "Pass the file's encoding, e.g. --encoding cp1252 or --encoding gb18030."
 
 
@@ -59,12 +62,18 @@ def _detect(data: bytes, name: str) -> Decoded:
     best = results[0]
     # Short files often leave the detector with several equally plausible code pages; a
     # subtitle's letters are nearly always in one script, so the reading with fewer scripts wins
-    # (French read as cp932 mixes Latin, kana and kanji), then the detector's own order.
+    # (French read as cp932 mixes Latin, kana and kanji), then the most common code page, then
+    # the detector's own order.
     tied = [
         r for r in results if abs(r.chaos - best.chaos) < 1e-9 and abs(r.coherence - best.coherence) < 1e-9
     ]
     texts = [str(r) for r in tied]
-    pick = min(range(len(tied)), key=lambda k: _scripts(texts[k]))
+
+    def rank(k: int) -> tuple[int, int, int]:
+        common = _COMMON.index(tied[k].encoding) if tied[k].encoding in _COMMON else len(_COMMON)
+        return _scripts(texts[k]), common, k
+
+    pick = min(range(len(tied)), key=rank)
     others = tuple(r.encoding for r, t in zip(tied, texts, strict=True) if t != texts[pick])
     return Decoded(texts[pick], tied[pick].encoding, "detected", others)
 
