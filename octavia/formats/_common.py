@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from octavia.errors import InputError
-from octavia.formats.rules import LayoutWarning
+from octavia.formats.rules import LayoutRules, LayoutWarning
 from octavia.types import Cue
 
 
@@ -105,8 +105,9 @@ def repair_backwards(fmt: str, cues: list[Cue], line_nos: list[int]) -> tuple[li
     the whole file. The new end gives the text the layout's reading time (at default rules),
     cut at the next cue's start when that comes later than this cue's start.
     """
+    # Imported here: the layout's tokenizer compiles large patterns (~60 ms at CLI start), and only
+    # a file with a backwards cue needs it.
     from octavia.formats._timing import reading_time
-    from octavia.formats.rules import LayoutRules
 
     rules = LayoutRules()
     out, warnings = list(cues), []
