@@ -101,7 +101,7 @@ def test_unknown_format_name() -> None:
         ("utf-16", "Café €"),
     ],
 )
-def test_decoding_falls_back(encoding: str, text: str, tmp_path: Path) -> None:
+def test_legacy_and_bom_files_decode(encoding: str, text: str, tmp_path: Path) -> None:
     path = tmp_path / "legacy.srt"
     path.write_bytes(f"1\r\n00:00:01,000 --> 00:00:02,000\r\n{text}\r\n".encode(encoding))
     (cue,) = formats.read(path)
