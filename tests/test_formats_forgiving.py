@@ -85,6 +85,7 @@ def test_utf16_without_bom_is_not_read_as_utf8(tmp_path: Path) -> None:
         ),
         ("a --> b\n00:01.000 --> 00:02.000\nHi\n", ["Hi"], 4),  # an id with an arrow is a bad timing line
         ("00:01.000 --> 00:02.000\nHi\n\n00:0x.000 --> 00:03.000\nlost\n", ["Hi"], 7),
+        ("00:01.000 --> 00:02.000\nHi\n\nSTYLE\n::cue { color: red }\n", ["Hi"], 7),  # too late for CSS
     ],
 )
 def test_vtt_blocks_that_are_not_cues_are_skipped_and_reported(text: str, kept: list[str], line: int) -> None:

@@ -105,9 +105,10 @@ def _is_header_block(block: _Block) -> bool:
 def parse(text: str) -> Document:
     """Parse WebVTT as the specification's parser does: what is not a cue is skipped, and reported.
 
-    The header (with STYLE/REGION blocks) is kept in ``Document.header``; NOTE blocks are dropped
-    silently (comments); other blocks that are not cues (text after a blank line inside a cue,
-    a timing line that does not parse, an old ``Region:`` line) become ``Document.warnings``. A
+    The header (with the STYLE/REGION blocks before the first cue) is kept in ``Document.header``;
+    NOTE blocks are dropped silently (comments); other blocks that are not cues (text after a blank
+    line inside a cue, a timing line that does not parse, an old ``Region:`` line, a STYLE block
+    after the first cue) become ``Document.warnings``. A
     file where nothing at all is a cue is refused with the first problem.
     """
     lines = normalize(text).replace("\0", "\ufffd").split("\n")
@@ -137,8 +138,11 @@ def parse(text: str) -> Document:
             body = [line.strip() for line in block.lines]
             cues.append(Cue(start, end, _decode("\n".join(b for b in body if b)), extra=extra))
             line_nos.append(block.timing_at + 1)
-        elif _is_header_block(block):
+        elif _is_header_block(block) and not cues:
             header_blocks.append("\n".join(line.rstrip() for line in block.lines))
+        elif _is_header_block(block):  # browsers ignore these: their CSS would restyle earlier cues
+            problem = f"a {block.lines[0].split()[0]} block after the first cue is ignored by players"
+            warnings.append(skipped("WebVTT", len(cues), cues[-1].end, block.first + 1, problem))
         elif block.timing is None and _is_block(block.lines[0].strip(), "NOTE"):
             continue
         else:
