@@ -43,7 +43,7 @@ def split_name(path: Path) -> tuple[str, str | None]:
 
 def translate_file(
     path: Path, *, targets: tuple[str, ...], source: str | None, translator: Any, out_dir: Path | None,
-    keep_terms: tuple[str, ...], rules: Any, progress: Any,
+    keep_terms: tuple[str, ...], rules: Any, progress: Any, encoding: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     from octavia import formats
     from octavia.errors import InputError
@@ -51,7 +51,7 @@ def translate_file(
     from octavia.pipeline.workspace import atomic_path
 
     started = time.perf_counter()
-    doc = formats.read_document(path)
+    doc = formats.read_document(path, encoding=encoding)
     base, named = split_name(path)
     source = source or named
     if not source:
@@ -76,13 +76,16 @@ def translate_file(
             formats.write(cues, tmp, ass_header=doc.header if doc.fmt == "ass" else None,
                           vtt_header=doc.header if doc.fmt == "vtt" else None)  # fmt: skip
         outputs[f"subtitles.{target}{path.suffix}"] = str(dest)
-    return {
+    record: dict[str, Any] = {
         "source_language": source,
         "cues": len(doc.cues),
         "models": {f"translator:{t}": {"engine": "translate", "model": e} for t, e in engines.items()},
         "outputs": outputs,
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if doc.warnings:  # what the reader skipped or repaired, reported like layout warnings
+        record["layout_warnings"] = {path.name: [w.to_dict() for w in doc.warnings]}
+    return record
 
 
 def register(app: typer.Typer) -> None:
@@ -103,6 +106,9 @@ def register(app: typer.Typer) -> None:
         compute_type: str | None = COMPUTE_TYPE,
         max_chars: int = typer.Option(42, help="Characters per subtitle line."),
         max_lines: int = typer.Option(2, help="Lines per cue."),
+        encoding: str | None = typer.Option(
+            None, "--encoding", help="Text encoding of the files, e.g. cp1252 (default: detected)."
+        ),
     ) -> None:
         """Translate subtitle files, keeping their timing and ASS styling.
 
@@ -131,7 +137,8 @@ def register(app: typer.Typer) -> None:
 
         def one(path: Path, progress: Any) -> dict[str, Any]:
             return translate_file(path, targets=targets, source=source, translator=engine, out_dir=out_dir,
-                                  keep_terms=parse_list(keep_terms), rules=rules, progress=progress)  # fmt: skip
+                                  keep_terms=parse_list(keep_terms), rules=rules, progress=progress,
+                                  encoding=encoding)  # fmt: skip
 
         code = run_batch(expand_subtitles(files), one, as_json=as_json, title="Translating")
         raise typer.Exit(code)

@@ -16,10 +16,12 @@ from pathlib import Path
 from octavia.errors import InputError
 from octavia.formats import ass, srt, vtt
 from octavia.formats._common import Document
+from octavia.formats._encoding import Decoded, decode
 from octavia.formats.ass_style import AssStyle
+from octavia.formats.rules import LayoutWarning
 from octavia.types import Cue
 
-__all__ = ["FORMATS", "AssStyle", "Document", "decode", "dumps", "format_from_suffix", "loads", "parse",
+__all__ = ["FORMATS", "AssStyle", "Decoded", "Document", "decode", "dumps", "format_from_suffix", "loads", "parse",
            "read", "read_document", "write"]  # fmt: skip
 
 FORMATS = ("srt", "vtt", "ass")
@@ -46,24 +48,6 @@ def _check_format(fmt: str) -> str:
     return name
 
 
-def decode(data: bytes) -> str:
-    """Text of a subtitle file: UTF-8 (BOM or not), UTF-16 with a BOM, else cp1252, else latin-1.
-
-    Old subtitle files are often Windows-1252; latin-1 maps every byte, so this never fails.
-    """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
-
-
 def parse(text: str, fmt: str) -> Document:
     """A Document (cues and header) from the text of a file in ``fmt``."""
     name = _check_format(fmt)
@@ -88,8 +72,12 @@ def dumps(
     return ass.write(cues, style=ass_style, header=ass_header)
 
 
-def read_document(path: Path) -> Document:
-    """Cues and header of a subtitle file; pass the header back to :func:`write` to keep its styles."""
+def read_document(path: Path, *, encoding: str | None = None) -> Document:
+    """Cues and header of a subtitle file; pass the header back to :func:`write` to keep its styles.
+
+    ``encoding`` overrides detection (see :mod:`octavia.formats._encoding`); a detected encoding
+    is reported in ``Document.warnings`` so the user can tell when it is wrong.
+    """
     fmt = format_from_suffix(path)
     try:
         data = Path(path).read_bytes()
@@ -97,12 +85,19 @@ def read_document(path: Path) -> Document:
         raise InputError(
             f"Cannot read {path}: {exc.strerror or exc}.", "Check the path and permissions."
         ) from exc
-    return parse(decode(data), fmt)
+    decoded = decode(data, encoding, name=Path(path).name)
+    doc = parse(decoded.text, fmt)
+    if decoded.source == "detected":
+        also = f"; it could also be {', '.join(decoded.alternatives)}" if decoded.alternatives else ""
+        detail = (f"no byte-order mark and not UTF-8: read as {decoded.encoding}, detected{also}; "
+                  "pass --encoding if the text looks wrong")  # fmt: skip
+        doc.warnings.insert(0, LayoutWarning(-1, 0.0, 0.0, "encoding", detail))
+    return doc
 
 
-def read(path: Path) -> list[Cue]:
+def read(path: Path, *, encoding: str | None = None) -> list[Cue]:
     """The cues of a .srt, .vtt, .ass or .ssa file."""
-    return read_document(path).cues
+    return read_document(path, encoding=encoding).cues
 
 
 def write(

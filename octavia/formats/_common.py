@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from octavia.errors import InputError
+from octavia.formats.rules import LayoutRules, LayoutWarning
 from octavia.types import Cue
 
 
@@ -22,11 +23,16 @@ class Document:
     ``header`` is format-specific text kept verbatim so a translated file keeps its look:
     VTT: the WEBVTT line, metadata, STYLE and REGION blocks; ASS: every section but [Events]
     (script info, styles, fonts). None for SRT, which has no header.
+
+    ``warnings`` says what the reader skipped or repaired instead of refusing the file (a block
+    that is not a cue, a cue that ends before it starts, a detected encoding), in the same form
+    as the layout's per-cue warnings so that callers report both the same way.
     """
 
     fmt: str
     cues: list[Cue]
     header: str | None = None
+    warnings: list[LayoutWarning] = field(default_factory=list)
 
 
 def normalize(text: str) -> str:
@@ -41,9 +47,11 @@ def input_error(fmt: str, line_no: int, problem: str, hint: str) -> InputError:
     return InputError(f"{fmt} line {line_no}: {problem}.", hint)
 
 
-# Hours optional (VTT allows MM:SS.mmm); comma or dot before the fraction (SRT files in the wild
-# use both); a fraction of any length is read as a decimal fraction (ASS uses two digits).
-_TIMESTAMP = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d+))?")
+# What players accept, not only what the specifications allow: one-digit fields after an hours
+# field ("0:0:0.04", "00:00:0,000"), hours optional (VTT's MM:SS.mmm; then seconds need two digits,
+# so "1:2" stays text), comma or dot before the fraction (SRT files in the wild use both), and a
+# fraction of any length read as a decimal fraction (ASS uses two digits).
+_TIMESTAMP = re.compile(r"(?:(\d+):(\d{1,2}):(\d{1,2})|(\d{1,2}):(\d{2}))(?:[.,](\d+))?")
 
 
 def parse_timestamp(value: str) -> float | None:
@@ -51,36 +59,74 @@ def parse_timestamp(value: str) -> float | None:
     m = _TIMESTAMP.fullmatch(value.strip())
     if not m:
         return None
-    hours, minutes, seconds = int(m.group(1) or 0), int(m.group(2)), int(m.group(3))
+    if m.group(1) is not None:
+        hours, minutes, seconds = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        hours, minutes, seconds = 0, int(m.group(4)), int(m.group(5))
     if minutes >= 60 or seconds >= 60:
         return None
-    frac = m.group(4) or "0"
+    frac = m.group(6) or "0"
     scale = 10 ** len(frac)
     millis = (int(frac) * 2000 + scale) // (2 * scale)  # half up, in integers
     return (((hours * 60 + minutes) * 60 + seconds) * 1000 + millis) / 1000
 
 
-def parse_timing(
-    fmt: str, line: str, line_no: int, pattern: re.Pattern[str], expected: str, hint: str
-) -> tuple[float, float, str]:
-    """(start, end, rest) of a ``start --> end [rest]`` line, or an InputError naming the line.
+def read_timing(line: str, pattern: re.Pattern[str], expected: str) -> tuple[float, float, str] | str:
+    """(start, end, rest) of a ``start --> end [rest]`` line, or what is wrong with it.
 
     ``pattern`` captures start, end and the rest (SRT position, VTT settings); ``expected``
-    names the timestamp form in the message.
+    names the timestamp form in the problem. An end before the start is returned as read:
+    :func:`repair_backwards` fixes such cues once the next cue is known.
     """
     m = pattern.fullmatch(line)
     if not m:
-        found = line.strip()[:60]
-        raise input_error(
-            fmt, line_no, f"expected a timing line '{expected} --> {expected}', found {found!r}", hint
-        )
+        return f"expected a timing line '{expected} --> {expected}', found {line.strip()[:60]!r}"
     start, end = parse_timestamp(m.group(1)), parse_timestamp(m.group(2))
     if start is None or end is None:
         bad = m.group(1) if start is None else m.group(2)
-        raise input_error(fmt, line_no, f"bad timestamp {bad!r}, expected {expected}", hint)
-    if end < start:
-        raise input_error(fmt, line_no, f"the cue ends ({m.group(2)}) before it starts ({m.group(1)})", hint)
+        return f"bad timestamp {bad!r}, expected {expected}"
     return start, end, " ".join((m.group(3) or "").split())
+
+
+def parse_timing(
+    fmt: str, line: str, line_no: int, pattern: re.Pattern[str], expected: str, hint: str
+) -> tuple[float, float, str]:
+    """:func:`read_timing`, with an InputError naming the line when the line is not a timing line."""
+    timing = read_timing(line, pattern, expected)
+    if isinstance(timing, str):
+        raise input_error(fmt, line_no, timing, hint)
+    return timing
+
+
+def repair_backwards(fmt: str, cues: list[Cue], line_nos: list[int]) -> tuple[list[Cue], list[LayoutWarning]]:
+    """Cues that end before they start get an end, with a warning each; the other cues are unchanged.
+
+    Players either hide such a cue or refuse the file; a typo in one timestamp should not cost
+    the whole file. The new end gives the text the layout's reading time (at default rules),
+    cut at the next cue's start when that comes later than this cue's start.
+    """
+    # Imported here: the layout's tokenizer compiles large patterns (~60 ms at CLI start), and only
+    # a file with a backwards cue needs it.
+    from octavia.formats._timing import reading_time
+
+    rules = LayoutRules()
+    out, warnings = list(cues), []
+    for i, cue in enumerate(cues):
+        if cue.end >= cue.start:
+            continue
+        end = cue.start + reading_time(cue, rules)
+        if i + 1 < len(cues) and cues[i + 1].start > cue.start:
+            end = min(end, cues[i + 1].start)
+        out[i] = replace(cue, end=end, extra=dict(cue.extra))
+        detail = (f"{fmt} line {line_nos[i]}: the cue ends ({cue.end:.3f} s) before it starts "
+                  f"({cue.start:.3f} s); its end was set to {end:.3f} s")  # fmt: skip
+        warnings.append(LayoutWarning(i, cue.start, end, "end_before_start", detail))
+    return out, warnings
+
+
+def skipped(fmt: str, index: int, at: float, line_no: int, problem: str) -> LayoutWarning:
+    """A warning for a part of the file that was not read as a cue; ``index`` is the next cue's."""
+    return LayoutWarning(index, at, at, "skipped", f"{fmt} line {line_no}: {problem}; skipped")
 
 
 def split_time(seconds: float, unit: int) -> tuple[int, int, int, int]:

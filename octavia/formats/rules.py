@@ -60,12 +60,20 @@ class LayoutRules:
 
 @dataclass(frozen=True, slots=True)
 class LayoutWarning:
-    """One rule one cue could not meet, and why (e.g. the next cue starts too soon)."""
+    """One rule one cue could not meet, and why (e.g. the next cue starts too soon).
+
+    Readers report in the same form what they repaired or read past instead of refusing a file:
+    ``rule`` "end_before_start" (a cue given a new end), "skipped" (a part that is not a cue;
+    ``index`` is the next cue's) or "encoding" (the text encoding was detected; ``index`` -1,
+    the whole file).
+    """
 
     index: int
     start: float
     end: float
-    rule: str  # a LayoutRules field name, or "overlap"
+    rule: (
+        str  # a LayoutRules field name, "overlap", or a reader's "end_before_start" / "skipped" / "encoding"
+    )
     detail: str
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """SubRip (.srt): the format every player reads, so the reader forgives what real files get wrong.
 
 Accepted: a BOM, CRLF or CR line ends, a missing final blank line, a dot instead of the comma
-before the milliseconds, cue numbers with gaps or missing altogether, no blank line between
-cues, and stray text lines after a blank line (appended to the cue before). Rejected with the
-line number: a timing line that does not parse, a cue number not followed by a timing line.
+before the milliseconds, one-digit time fields, cue numbers with gaps or missing altogether, no
+blank line between cues, and stray text lines after a blank line (appended to the cue before).
+A cue that ends before it starts gets a new end and a warning (``Document.warnings``). Rejected
+with the line number: a timing line that does not parse, a cue number not followed by a timing line.
 The writer numbers cues from 1 and always uses ``HH:MM:SS,mmm``.
 """
 
@@ -20,6 +21,7 @@ from octavia.formats._common import (
     normalize,
     parse_timestamp,
     parse_timing,
+    repair_backwards,
     text_lines,
 )
 from octavia.formats._markup import for_srt
@@ -63,6 +65,7 @@ def parse(text: str) -> Document:
     n = len(lines)
     cues: list[Cue] = []
     bodies: list[list[str]] = []
+    line_nos: list[int] = []
     i = 0
     while i < n:
         line = lines[i]
@@ -95,8 +98,10 @@ def parse(text: str) -> Document:
             i += 1
         cues.append(Cue(start, end, "", extra={"position": position} if position else {}))
         bodies.append(body)
+        line_nos.append(at + 1)
     out = [Cue(c.start, c.end, "\n".join(b), extra=c.extra) for c, b in zip(cues, bodies, strict=True)]
-    return Document("srt", out)
+    out, warnings = repair_backwards("SRT", out, line_nos)
+    return Document("srt", out, warnings=warnings)
 
 
 def read(text: str) -> list[Cue]:

@@ -12,9 +12,20 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from octavia.formats._common import Document, format_ms, input_error, normalize, parse_timing, text_lines
+from octavia.formats._common import (
+    Document,
+    format_ms,
+    input_error,
+    normalize,
+    read_timing,
+    repair_backwards,
+    skipped,
+    text_lines,
+)
 from octavia.formats._markup import for_vtt
+from octavia.formats.rules import LayoutWarning
 from octavia.types import Cue
 
 _TIMING = re.compile(r"\s*(\S+)\s*-->\s*(\S+)(?:\s+(.*))?")
@@ -24,10 +35,6 @@ _HINT = "WebVTT timing lines look like '00:01:02.500 --> 00:01:04.000', optional
 
 def _is_block(line: str, keyword: str) -> bool:
     return line == keyword or line.startswith((keyword + " ", keyword + "\t"))
-
-
-def _timing(line: str, line_no: int) -> tuple[float, float, str]:
-    return parse_timing("WebVTT", line, line_no, _TIMING, "HH:MM:SS.mmm", _HINT)
 
 
 def _decode(text: str) -> str:
@@ -54,62 +61,101 @@ def _encode(text: str) -> str:
     return "".join(out)
 
 
-def _cues_in_block(lines: list[str], first_no: int) -> list[Cue]:
-    """The cue(s) of one block; a line with "-->" inside starts another cue (no blank line between)."""
-    cues: list[Cue] = []
-    j = 0
-    while j < len(lines):
-        extra: dict[str, str] = {}
-        if "-->" not in lines[j]:
-            if j + 1 >= len(lines) or "-->" not in lines[j + 1]:
-                at = j + 1 if j + 1 < len(lines) else j
-                found = lines[at].strip()[:60]
-                raise input_error(
-                    "WebVTT", first_no + at, f"expected a cue timing line, found {found!r}", _HINT
-                )
-            extra["id"] = lines[j].strip()
-            j += 1
-        start, end, settings = _timing(lines[j], first_no + j)
-        if settings:
-            extra["settings"] = settings
-        j += 1
-        body: list[str] = []
-        while j < len(lines) and "-->" not in lines[j]:
-            body.append(lines[j].strip())
-            j += 1
-        cues.append(Cue(start, end, _decode("\n".join(body)), extra=extra))
-    return cues
+@dataclass(slots=True)
+class _Block:
+    """One block as the WebVTT parser collects it: the lines up to a blank line or a second timing line."""
+
+    first: int  # index of its first line
+    lines: list[str]
+    timing: tuple[float, float, str] | str | None = None  # parsed timing, a problem, or no arrow line
+    timing_at: int = 0  # index of the timing line
+    cue_id: str = ""
+
+
+def _collect(lines: list[str], i: int) -> tuple[_Block, int]:
+    """The block starting at ``lines[i]`` and the index after it, per "collect a WebVTT block".
+
+    A line with "-->" is the block's timing line when it is the first line, or the second after
+    an identifier; any later one starts the next block even without a blank line before it.
+    """
+    block = _Block(i, [])
+    while i < len(lines) and lines[i] != "":
+        line = lines[i]
+        if "-->" in line:
+            if block.timing is not None or len(block.lines) > 1:
+                break
+            block.timing, block.timing_at = read_timing(line, _TIMING, "HH:MM:SS.mmm"), i
+            block.cue_id, block.lines = "\n".join(block.lines).strip(), []
+        else:
+            block.lines.append(line)
+        i += 1
+    return block, i
+
+
+def _is_header_block(block: _Block) -> bool:
+    """STYLE and REGION blocks: the keyword alone on the first line, then their CSS or settings."""
+    first = block.lines[0].rstrip() if block.lines else ""
+    return (
+        block.timing is None
+        and len(block.lines) > 1
+        and (_is_block(first, "STYLE") or _is_block(first, "REGION"))
+    )
 
 
 def parse(text: str) -> Document:
-    """Parse WebVTT text; the header (with STYLE/REGION blocks) is kept in ``Document.header``."""
-    lines = normalize(text).split("\n")
+    """Parse WebVTT as the specification's parser does: what is not a cue is skipped, and reported.
+
+    The header (with the STYLE/REGION blocks before the first cue) is kept in ``Document.header``;
+    NOTE blocks are dropped silently (comments); other blocks that are not cues (text after a blank
+    line inside a cue, a timing line that does not parse, an old ``Region:`` line, a STYLE block
+    after the first cue) become ``Document.warnings``. A
+    file where nothing at all is a cue is refused with the first problem.
+    """
+    lines = normalize(text).replace("\0", "\ufffd").split("\n")
     if not _is_block(lines[0].rstrip(), "WEBVTT"):
         raise input_error(
             "WebVTT", 1, f"expected the 'WEBVTT' header, found {lines[0].strip()[:60]!r}",
             "A WebVTT file starts with the line WEBVTT; if this is an SRT file, name it .srt.",
         )  # fmt: skip
     i = 1
-    while i < len(lines) and lines[i].strip() and "-->" not in lines[i]:
+    while i < len(lines) and lines[i] != "" and "-->" not in lines[i]:
         i += 1
     header_blocks = ["\n".join(line.rstrip() for line in lines[:i])]
     cues: list[Cue] = []
+    line_nos: list[int] = []
+    warnings: list[LayoutWarning] = []
+    problems: list[tuple[int, str]] = []
     while i < len(lines):
-        if not lines[i].strip():
+        if lines[i] == "":
             i += 1
             continue
-        start = i
-        while i < len(lines) and lines[i].strip():
-            i += 1
-        block = lines[start:i]
-        first = block[0].strip()
-        if _is_block(first, "NOTE"):
+        block, i = _collect(lines, i)
+        if isinstance(block.timing, tuple):
+            start, end, settings = block.timing
+            extra = {"id": block.cue_id} if block.cue_id else {}
+            if settings:
+                extra["settings"] = settings
+            body = [line.strip() for line in block.lines]
+            cues.append(Cue(start, end, _decode("\n".join(b for b in body if b)), extra=extra))
+            line_nos.append(block.timing_at + 1)
+        elif _is_header_block(block) and not cues:
+            header_blocks.append("\n".join(line.rstrip() for line in block.lines))
+        elif _is_header_block(block):  # browsers ignore these: their CSS would restyle earlier cues
+            problem = f"a {block.lines[0].split()[0]} block after the first cue is ignored by players"
+            warnings.append(skipped("WebVTT", len(cues), cues[-1].end, block.first + 1, problem))
+        elif block.timing is None and _is_block(block.lines[0].strip(), "NOTE"):
             continue
-        if first in ("STYLE", "REGION") and not any("-->" in line for line in block):
-            header_blocks.append("\n".join(line.rstrip() for line in block))
-            continue
-        cues.extend(_cues_in_block(block, start + 1))
-    return Document("vtt", cues, "\n\n".join(header_blocks))
+        else:
+            at = block.timing_at if block.timing is not None else block.first
+            problem = block.timing if isinstance(block.timing, str) else (
+                f"expected a cue timing line, found {block.lines[0].strip()[:60]!r}")  # fmt: skip
+            problems.append((at + 1, problem))
+            warnings.append(skipped("WebVTT", len(cues), cues[-1].end if cues else 0.0, at + 1, problem))
+    if problems and not cues:
+        raise input_error("WebVTT", problems[0][0], problems[0][1], _HINT)
+    cues, repaired = repair_backwards("WebVTT", cues, line_nos)
+    warnings = sorted(warnings + repaired, key=lambda w: w.index)
+    return Document("vtt", cues, "\n\n".join(header_blocks), warnings)
 
 
 def read(text: str) -> list[Cue]:
