@@ -114,11 +114,12 @@ class MailOutbox:
                 claimed += 1
         return claimed
 
-    def _deliver(self, mail_id: str) -> bool:
+    def claim(self, mail_id: str) -> Any | None:
+        """Take one due row for a lease; None if it is not due or another sender has it."""
         ob = t.mail_outbox
         now = utcnow()
         with self.db.begin() as conn:
-            row = conn.execute(
+            return conn.execute(
                 sa.update(ob)
                 .where(ob.c.id == mail_id, ob.c.status == "pending", ob.c.next_attempt_at <= now)
                 .values(
@@ -127,15 +128,20 @@ class MailOutbox:
                 )
                 .returning(ob.c.kind, ob.c.to_addr, ob.c.data, ob.c.attempts)
             ).first()
-            if row is None:
-                return False  # another sender claimed it first
+
+    def _deliver(self, mail_id: str) -> bool:
+        row = self.claim(mail_id)
+        if row is None:
+            return False
+        ob = t.mail_outbox
+        with self.db.begin() as conn:
             mail = accountmail.render(conn, self.settings, row.kind, row.to_addr, dict(row.data or {}))
             if mail is None:
                 # No such account (or nothing left to do): forget the address we were given.
                 conn.execute(sa.delete(ob).where(ob.c.id == mail_id))
                 return True
         try:
-            self.sender.send(mail)  # outside the transaction: SMTP may take seconds
+            self.sender.send(mail)  # outside any transaction: SMTP may take seconds
         except OctaviaError as exc:
             self._failed(mail_id, int(row.attempts), exc)
             return True
