@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,9 @@ from octavia.server.settings import ServerSettings
 
 log = logging.getLogger("octavia.mail")
 _BATCH = 20
+# Sent rows are kept a week for support questions ("did the mail go out?"), then deleted.
+_KEEP_SENT = timedelta(days=7)
+_PRUNE_EVERY_S = 3600.0
 
 
 def enqueue(
@@ -83,15 +87,28 @@ class MailOutbox:
             self._thread = None
 
     def _loop(self) -> None:
+        next_prune = 0.0
         while not self._stop.is_set():
             try:
                 while self.run_once() and not self._stop.is_set():
                     pass
+                if time.monotonic() >= next_prune:
+                    self.prune()
+                    next_prune = time.monotonic() + _PRUNE_EVERY_S
             except sa.exc.SQLAlchemyError:
                 # The database may be restarting; the rows are still there for the next round.
                 log.exception("mail outbox: database error, retrying")
             self._wake.wait(self.settings.mail_poll_interval_s)
             self._wake.clear()
+
+    def prune(self) -> int:
+        """Delete sent mail older than a week; returns how many rows went."""
+        ob = t.mail_outbox
+        with self.db.begin() as conn:
+            gone = conn.execute(
+                sa.delete(ob).where(ob.c.status == "sent", ob.c.sent_at < utcnow() - _KEEP_SENT)
+            )
+        return int(gone.rowcount)
 
     def run_once(self) -> int:
         """Try every due mail once; returns how many were claimed."""

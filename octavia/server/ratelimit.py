@@ -184,16 +184,23 @@ class DbAccountThrottle:
     a window of minutes.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, prune_every_s: float = 600.0) -> None:
         self.db = db
+        self._prune_every_s = prune_every_s
+        self._next_prune = 0.0  # this instance's own schedule, not shared state
 
     def attempt(self, key: str, limit: int, window_s: float) -> tuple[float, str]:
         la = t.login_attempts
         now = utcnow()
         start = now - timedelta(seconds=window_s)
         attempt_id = new_id("att")
+        # Old rows of this account always; every few minutes those of accounts never tried again.
+        everyone = time.monotonic() >= self._next_prune
+        if everyone:
+            self._next_prune = time.monotonic() + self._prune_every_s
         with self.db.begin() as conn:
-            conn.execute(sa.delete(la).where(la.c.account_key == key, la.c.at <= start))
+            old = la.c.at <= start
+            conn.execute(sa.delete(la).where(old if everyone else sa.and_(la.c.account_key == key, old)))
             conn.execute(sa.insert(la).values(id=attempt_id, account_key=key, at=now))
         with self.db.read() as conn:
             times = (

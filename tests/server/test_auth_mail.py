@@ -160,3 +160,27 @@ def test_a_sender_that_died_mid_send_leaves_the_mail_to_another(settings, mailbo
         assert alive._deliver(mail_id) is False  # sent mail is never claimed again
     finally:
         db.dispose()
+
+
+def test_sent_mail_is_kept_a_week(settings):
+    from datetime import timedelta
+
+    from octavia.server.db import Database
+    from octavia.server.email import build_sender
+
+    db = Database(settings.db_url)
+    try:
+        addrs = {unique_email("old"): 8, unique_email("recent"): 1}
+        with db.begin() as conn:
+            for addr, days in addrs.items():
+                outbox.enqueue(conn, "reset", addr)
+                conn.execute(
+                    sa.update(t.mail_outbox)
+                    .where(t.mail_outbox.c.to_addr == addr)
+                    .values(status="sent", sent_at=utcnow() - timedelta(days=days))
+                )
+        assert outbox.MailOutbox(db, build_sender(settings), settings).prune() >= 1
+        old, recent = addrs
+        assert outbox_rows(db, old) == [] and len(outbox_rows(db, recent)) == 1
+    finally:
+        db.dispose()

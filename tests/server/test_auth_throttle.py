@@ -66,3 +66,28 @@ def test_successful_logins_do_not_fill_the_window(two_servers, user_factory):
     for srv in (a, b, a, b, a):
         assert login(srv, user.email, user.password).status_code == 200
     assert login(b, user.email, "wrong guess").status_code == 401
+
+
+def test_database_throttle_prunes_attempts_that_left_the_window(settings):
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from octavia.server import tables as t
+    from octavia.server.db import Database, utcnow
+    from octavia.server.ratelimit import DbAccountThrottle
+
+    db = Database(settings.db_url)
+    try:
+        stale, key = uuid.uuid4().hex, uuid.uuid4().hex
+        with db.begin() as conn:
+            conn.execute(sa.insert(t.login_attempts).values(id="att_" + stale[:20], account_key=stale,
+                                                            at=utcnow() - timedelta(hours=1)))  # fmt: skip
+        throttle = DbAccountThrottle(db, prune_every_s=0)
+        assert [throttle.attempt(key, 2, 60)[0] for _ in range(3)][:2] == [0.0, 0.0]
+        assert 59 <= throttle.attempt(key, 2, 60)[0] <= 60
+        with db.read() as conn:
+            left = conn.execute(sa.select(t.login_attempts.c.account_key).where(t.login_attempts.c.account_key.in_([stale, key]))).scalars().all()  # fmt: skip
+        assert left == [key, key]  # the other account's old attempt went; blocked ones were not kept
+    finally:
+        db.dispose()

@@ -59,3 +59,41 @@ def test_canonical_email() -> None:
     assert canonical_email(" Ann+Tag+more@Example.COM ") == "ann@example.com"
     assert canonical_email("a.n.n+x@googlemail.com") == "ann@gmail.com"
     assert canonical_email("a.n.n@example.com") == "a.n.n@example.com"
+
+
+def test_migration_rekeys_existing_welcome_grants(tmp_path: Any) -> None:
+    """Grants made before 0003 (``signup:<user id>``) count for their mailbox afterwards."""
+    import sqlalchemy as sa
+
+    from octavia.server import tables as t
+    from octavia.server.db import Database, migrate, utcnow
+    from octavia.server.passwords import welcome_reference
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate(url, "0001")
+    db = Database(url)
+    try:
+        with db.begin() as conn:
+            for uid, addr in (
+                ("usr_a", "ann@example.com"),
+                ("usr_b", "ann+2@example.com"),
+                ("usr_c", "cy@x.org"),
+            ):
+                conn.execute(
+                    sa.insert(t.users).values(id=uid, email=addr, password_hash="!", created_at=utcnow())
+                )
+                conn.execute(
+                    sa.insert(t.credit_ledger).values(
+                        user_id=uid, kind="grant", amount=30, reference=f"signup:{uid}", created_at=utcnow()
+                    )
+                )
+        migrate(url)
+        with db.read() as conn:
+            refs = dict(conn.execute(sa.select(t.credit_ledger.c.user_id, t.credit_ledger.c.reference)).all())
+    finally:
+        db.dispose()
+    assert refs == {
+        "usr_a": welcome_reference("ann@example.com"),
+        "usr_b": "signup:usr_b",  # the mailbox's key is taken by ann@; the entry itself stays
+        "usr_c": welcome_reference("cy@x.org"),
+    }

@@ -7,6 +7,7 @@ Create Date: 2026-12-02 01:00:00
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -50,6 +51,44 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
     )
     op.create_index("ix_login_attempts_account_key_at", "login_attempts", ["account_key", "at"])
+    _rekey_welcome_grants()
+
+
+def _welcome_reference(addr: str) -> str:
+    # A frozen copy of octavia.server.passwords.welcome_reference as of this revision.
+    local, _, domain = addr.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        domain, local = "gmail.com", local.replace(".", "")
+    return "welcome:" + hashlib.sha256(f"{local}@{domain}".encode()).hexdigest()[:40]
+
+
+def _rekey_welcome_grants() -> None:
+    """Welcome grants were keyed ``signup:<user id>``; key them by mailbox, so a plus-address of
+    an account that already had them gets none. Where two accounts of one mailbox both got
+    them already, the first keeps the new key and the others keep their old one."""
+    conn = op.get_bind()
+    cols = ("id", "kind", "reference", "user_id")
+    ledger = sa.table("credit_ledger", *(sa.column(c) for c in cols))
+    users = sa.table("users", sa.column("id"), sa.column("email"))
+    rows = conn.execute(
+        sa.select(ledger.c.id, users.c.email)
+        .join(users, users.c.id == ledger.c.user_id)
+        .where(ledger.c.kind == "grant", ledger.c.reference.like("signup:%"))
+        .order_by(ledger.c.id)
+    ).all()
+    taken = set(
+        conn.execute(
+            sa.select(ledger.c.reference).where(
+                ledger.c.kind == "grant", ledger.c.reference.like("welcome:%")
+            )
+        ).scalars()
+    )
+    for entry_id, email in rows:
+        ref = _welcome_reference(email)
+        if ref not in taken:
+            taken.add(ref)
+            conn.execute(sa.update(ledger).where(ledger.c.id == entry_id).values(reference=ref))
 
 
 def downgrade() -> None:
