@@ -186,6 +186,15 @@ def test_weak_passwords_are_refused_with_the_estimators_feedback(user_factory, c
     assert taken.status_code == 422 and taken.json()["code"] == "weak_password"
 
 
+def test_long_passwords_are_judged_by_their_start(client):
+    long_ok = "saffron kettle 93 " * 50  # 900 chars: past zxcvbn's 72-character maximum
+    assert (
+        client.post("/v1/auth/signup", json={"email": unique_email(), "password": long_ok}).status_code == 202
+    )
+    r = client.post("/v1/auth/signup", json={"email": unique_email(), "password": "a" * 1000})
+    assert r.status_code == 422 and r.json()["code"] == "weak_password"
+
+
 def test_the_minimum_score_is_a_setting(server_factory):
     srv = server_factory(password_min_score=4)
     r = srv.client().post("/v1/auth/signup", json={"email": unique_email(), "password": "whatever-password"})
