@@ -125,7 +125,6 @@ def test_with_smtp_down_both_get_202_without_the_host_and_the_mail_is_retried(se
     # The sender failed, kept the error to itself, and scheduled a retry with backoff.
     [row] = wait_for(lambda: [r for r in outbox_rows(db, known) if r.attempts >= 2])
     assert row.status == "pending" and "127.0.0.1" in row.last_error
-    assert row.next_attempt_at > utcnow()
     assert wait_for(lambda: not outbox_rows(db, unknown))  # no account: the address is forgotten
 
     with SlowBox(port, delay=0) as box:  # SMTP is back: the queued mails go out
