@@ -183,3 +183,37 @@ def test_sent_mail_is_kept_a_week(settings):
         assert outbox_rows(db, old) == [] and len(outbox_rows(db, recent)) == 1
     finally:
         db.dispose()
+
+
+def test_failed_deliveries_back_off_exponentially_then_give_up(settings):
+    from octavia.server.db import Database
+    from octavia.server.email import build_sender
+
+    s = settings.model_copy(
+        update={"smtp_port": free_port(), "mail_retry_base_s": 5.0, "mail_max_attempts": 3}
+    )
+    db = Database(s.db_url)
+    try:
+        addr = unique_email("backoff")
+        add_user(db, addr)
+        with db.begin() as conn:
+            outbox.enqueue(conn, "reset", addr)
+        sender = outbox.MailOutbox(db, build_sender(s), s)
+        mail_id = outbox_rows(db, addr)[0].id
+        delays = []
+        for _ in range(3):
+            assert sender._deliver(mail_id) is True
+            [row] = outbox_rows(db, addr)
+            delays.append((row.next_attempt_at - utcnow()).total_seconds())
+            with db.begin() as conn:  # make it due now instead of waiting for the backoff
+                conn.execute(
+                    sa.update(t.mail_outbox)
+                    .where(t.mail_outbox.c.id == mail_id)
+                    .values(next_attempt_at=utcnow())
+                )
+        assert [round(d / 5) for d in delays[:2]] == [1, 2]  # 5 s, then 10 s
+        [row] = outbox_rows(db, addr)
+        assert row.status == "failed" and row.attempts == 3
+        assert sender._deliver(mail_id) is False  # given up: never claimed again
+    finally:
+        db.dispose()
