@@ -98,7 +98,7 @@ def _signup_again_mail(to: str) -> Mail:
 
 def _password_changed_mail(to: str, data: dict[str, Any]) -> Mail:
     how = "reset through the emailed token" if data.get("via") == "reset" else "changed"
-    kept = " except the one that made the change" if data.get("via") == "change" else ""
+    kept = " except the one that made the change" if data.get("kept_session") else ""
     return Mail(
         to,
         "Your Octavia password was changed",

@@ -162,8 +162,20 @@ def test_change_password_keeps_this_session_and_revokes_the_others_and_the_keys(
     for credential in (other, key):
         assert client.get("/v1/account", headers={"Authorization": f"Bearer {credential}"}).status_code == 401
     notice = mailbox.last_text(user.email, "password was changed")
-    assert "1 session(s)" in notice and "1 API key(s)" in notice and "changed" in notice
+    assert "1 session(s) except the one that made the change" in notice and "1 API key(s)" in notice
     assert client.post("/v1/auth/login", json={"email": user.email, "password": new_pw}).status_code == 200
+
+
+def test_change_password_with_an_api_key_keeps_no_credential(user_factory, live_server):
+    user = user_factory()
+    key = user.client.post("/v1/account/api-keys", json={"name": "ci"}).json()["key"]
+    script = live_server.client(key)
+    r = script.post(
+        "/v1/account/password",
+        json={"current_password": user.password, "new_password": "maple drift 77 oboe"},
+    )
+    assert r.status_code == 200 and r.json()["sessions_revoked"] == 1 and r.json()["api_keys_revoked"] == 1
+    assert script.get("/v1/account").status_code == 401 and user.client.get("/v1/account").status_code == 401
 
 
 def test_weak_passwords_are_refused_with_the_estimators_feedback(user_factory, client):

@@ -86,7 +86,11 @@ def change_password(
         conn.execute(sa.update(t.users).where(t.users.c.id == user.id).values(password_hash=new_hash))
         revoked = revoke_credentials(conn, user.id, keep_session=keep)
         outbox.enqueue(
-            conn, "password_changed", user.email, user_id=user.id, data={"via": "change", **revoked}
+            conn,
+            "password_changed",
+            user.email,
+            user_id=user.id,
+            data={"via": "change", "kept_session": keep is not None, **revoked},
         )
     queued(request)
     kept = "this one" if keep else "none"
