@@ -185,8 +185,3 @@ class MailOutbox:
                     last_error=str(exc)[:2000],
                 )
             )
-        if not give_up:
-            # A retry due before the next poll would otherwise wait for it.
-            timer = threading.Timer(delay, self._wake.set)
-            timer.daemon = True
-            timer.start()
