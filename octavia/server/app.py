@@ -108,7 +108,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     from octavia.server import problems
     from octavia.server.db import Database, migrate
     from octavia.server.email import build_sender
-    from octavia.server.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+    from octavia.server.outbox import MailOutbox
+    from octavia.server.ratelimit import (
+        AccountThrottle,
+        DbAccountThrottle,
+        Limiter,
+        MemoryLimiter,
+        RedisAccountThrottle,
+        RedisLimiter,
+    )
     from octavia.server.security import PasswordHasher
     from octavia.server.storage import build_storage
 
@@ -116,6 +124,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     if settings.should_migrate():
         migrate(settings.db_url)
     db = Database(settings.db_url)
+    mail_outbox = MailOutbox(db, build_sender(settings), settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -126,7 +135,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         # Build the Polar SDK's parsers now (~3 s of CPU) so the first webhook after a start
         # answers well inside Polar's delivery timeout; off the event loop, not awaited.
         warm = asyncio.get_running_loop().run_in_executor(None, polar.warm_up)
+        mail_outbox.start()  # delivers mail queued by requests (and by earlier runs)
         yield
+        mail_outbox.stop()
         await warm
         db.dispose()
 
@@ -142,8 +153,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.storage = build_storage(settings)
-    app.state.email_sender = build_sender(settings)
+    app.state.email_sender = mail_outbox.sender
+    app.state.mail_outbox = mail_outbox
     app.state.rate_limiter = limiter
+    throttle: AccountThrottle = (
+        RedisAccountThrottle(settings.redis_url) if settings.redis_url else DbAccountThrottle(db)
+    )
+    app.state.login_throttle = throttle
     app.state.hasher = PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib)
 
     problems.install(app)

@@ -1,9 +1,17 @@
-"""Sliding-window rate limits keyed by client IP + route, in process or shared through Redis.
+"""Sliding-window rate limits keyed by client IP + route, in process or shared through Redis;
+and the per-account login throttle, shared through Redis or the database.
 
 Use as a route dependency: ``dependencies=[Depends(rate_limit("auth:login", "rate_limit_auth"))]``
 where the second argument names a ServerSettings field such as ``"10/minute"``. A denied
 request gets 429 with ``Retry-After``. In-process by default; with ``redis_url`` set, every API
 process shares one window per key (a sorted set of hit times, updated atomically in Lua).
+
+The per-IP limit alone let a botnet guess one account's password from many addresses. The
+:class:`AccountThrottle` counts login attempts per account (keyed by a digest of the
+normalised address, existing or not, so it reveals nothing) across every process: in Redis
+when ``redis_url`` is set, else in the ``login_attempts`` table. An attempt is recorded before
+the password is checked (so parallel guesses cannot all slip under the limit) and removed
+again when it succeeds, so only failures fill the window.
 """
 
 from __future__ import annotations
@@ -15,11 +23,15 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from fastapi import Request
 
 from octavia.errors import InputError
+from octavia.server import tables as t
+from octavia.server.db import Database, new_id, utcnow
 from octavia.server.problems import ApiError
 
 _UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
@@ -106,12 +118,103 @@ def rate_limit(name: str, setting: str) -> Callable[[Request], None]:
         limiter: Limiter = request.app.state.rate_limiter
         wait = limiter.hit(f"{name}:{client_ip(request)}", limit, window)
         if wait > 0:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"Too many requests: at most {rate}.",
-                f"Retry in {math.ceil(wait)} s.",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
+            raise too_many(f"Too many requests: at most {rate}.", wait)
 
     return check
+
+
+def too_many(message: str, wait: float) -> ApiError:
+    secs = max(1, math.ceil(wait))
+    return ApiError(429, "rate_limited", message, f"Retry in {secs} s.", headers={"Retry-After": str(secs)})
+
+
+class AccountThrottle(Protocol):
+    def attempt(self, key: str, limit: int, window_s: float) -> tuple[float, str]:
+        """Record an attempt: ``(0, attempt_id)`` if allowed, else ``(seconds to wait, "")``."""
+        ...
+
+    def forget(self, key: str, attempt_id: str) -> None:
+        """Drop a recorded attempt (the login succeeded, so it was no failure)."""
+        ...
+
+
+# Like _LUA, but the attempt is added first and taken back when over the limit, and its member
+# is kept so a successful login can remove it. Returns 0 (allowed) or ms to wait.
+_ATTEMPT_LUA = """
+local now = tonumber(ARGV[1]); local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+if redis.call('ZCARD', KEYS[1]) > limit then
+  redis.call('ZREM', KEYS[1], ARGV[4])
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+"""
+
+
+class RedisAccountThrottle:
+    def __init__(self, url: str, prefix: str = "octavia:login:") -> None:
+        import redis
+
+        self._redis: Any = redis.Redis.from_url(url)
+        self._script = self._redis.register_script(_ATTEMPT_LUA)
+        self.prefix = prefix
+
+    def attempt(self, key: str, limit: int, window_s: float) -> tuple[float, str]:
+        sec, usec = self._redis.time()
+        now_ms = int(sec) * 1000 + int(usec) // 1000
+        member = uuid.uuid4().hex
+        wait_ms = int(
+            self._script(keys=[self.prefix + key], args=[now_ms, int(window_s * 1000), limit, member])
+        )
+        return (wait_ms / 1000.0, "") if wait_ms else (0.0, member)
+
+    def forget(self, key: str, attempt_id: str) -> None:
+        self._redis.zrem(self.prefix + key, attempt_id)
+
+
+class DbAccountThrottle:
+    """The throttle in the app database, for deployments without Redis.
+
+    Insert-then-count: each attempt commits its row before counting the window, so of N
+    concurrent attempts the later ones see the earlier ones; at worst all are refused, never
+    all let through. Clocks are the API machines' own (UTC), which NTP keeps close enough for
+    a window of minutes.
+    """
+
+    def __init__(self, db: Database, prune_every_s: float = 600.0) -> None:
+        self.db = db
+        self._prune_every_s = prune_every_s
+        self._next_prune = 0.0  # this instance's own schedule, not shared state
+
+    def attempt(self, key: str, limit: int, window_s: float) -> tuple[float, str]:
+        la = t.login_attempts
+        now = utcnow()
+        start = now - timedelta(seconds=window_s)
+        attempt_id = new_id("att")
+        # Old rows of this account always; every few minutes those of accounts never tried again.
+        everyone = time.monotonic() >= self._next_prune
+        if everyone:
+            self._next_prune = time.monotonic() + self._prune_every_s
+        with self.db.begin() as conn:
+            old = la.c.at <= start
+            conn.execute(sa.delete(la).where(old if everyone else sa.and_(la.c.account_key == key, old)))
+            conn.execute(sa.insert(la).values(id=attempt_id, account_key=key, at=now))
+        with self.db.read() as conn:
+            times = (
+                conn.execute(
+                    sa.select(la.c.at).where(la.c.account_key == key, la.c.at > start).order_by(la.c.at)
+                )
+                .scalars()
+                .all()
+            )
+        if len(times) <= limit:
+            return 0.0, attempt_id
+        self.forget(key, attempt_id)
+        return max(1.0, (times[0] + timedelta(seconds=window_s) - now).total_seconds()), ""
+
+    def forget(self, key: str, attempt_id: str) -> None:
+        with self.db.begin() as conn:
+            conn.execute(sa.delete(t.login_attempts).where(t.login_attempts.c.id == attempt_id))

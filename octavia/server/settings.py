@@ -73,6 +73,15 @@ class ServerSettings(Settings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
     smtp_timeout_s: float = 10.0
+    mail_poll_interval_s: float = Field(
+        default=2.0, description="How often the outbox sender looks for mail queued by other processes."
+    )
+    mail_max_attempts: int = Field(default=8, description="Delivery tries before a mail is marked failed.")
+    mail_retry_base_s: float = Field(default=5.0, description="First retry delay; doubles each try.")
+    mail_retry_max_s: float = 3600.0
+    mail_lease_s: float = Field(
+        default=120.0, description="A claimed mail another sender may retry after (its sender died)."
+    )
     resend_api_key: SecretStr | None = None
     resend_base_url: str = "https://api.resend.com"
     sendgrid_api_key: SecretStr | None = None
@@ -85,6 +94,9 @@ class ServerSettings(Settings):
     reset_token_ttl_s: int = 3600
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
+    password_min_score: int = Field(
+        default=3, ge=0, le=4, description="Lowest zxcvbn score (0-4) a new password may have."
+    )
 
     # Limits
     max_request_bytes: int = Field(
@@ -99,6 +111,10 @@ class ServerSettings(Settings):
     upload_url_ttl_s: int = 3600
     download_url_ttl_s: int = 3600
     rate_limit_auth: str = Field(default="10/minute", description="Per client IP and auth route.")
+    login_throttle: str = Field(
+        default="10/15 minutes",
+        description="Failed logins per account (any IP, all processes) before it is throttled.",
+    )
     rate_limit_jobs: str = Field(default="60/minute", description="Per client IP, job creation.")
 
     # Billing

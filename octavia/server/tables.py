@@ -220,3 +220,35 @@ polar_orders = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Mail waiting to be sent by the outbox sender (octavia/server/outbox.py). A row is an intent
+# ("send the reset mail for this address"), not a rendered message: tokens are issued when the
+# mail is sent, so no usable token sits in this table, and an address without an account is
+# only discovered (and the row dropped) off the request path.
+mail_outbox = sa.Table(
+    "mail_outbox",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("to_addr", sa.String(320), nullable=False),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("data", JSONType, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending|sent|failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),  # server-side only, never shown to clients
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Index("ix_mail_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# Login attempts per account (sha256 of the normalised address, so unknown addresses are not
+# stored in clear) for the per-account throttle when no Redis is configured.
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_key", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_login_attempts_account_key_at", "account_key", "at"),
+)

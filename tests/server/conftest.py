@@ -90,19 +90,21 @@ class Mailbox:
         with self.lock:
             return [m for m in self.messages if to.lower() in str(m["To"]).lower()]
 
-    def last_text(self, to: str, subject_contains: str = "", timeout: float = 5.0) -> str:
+    def last_text(self, to: str, subject_contains: str = "", timeout: float = 5.0, at_least: int = 1) -> str:
+        """The newest matching mail's text, once ``at_least`` have arrived (mail is sent in the
+        background, after the request has answered)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = [m for m in self.for_address(to) if subject_contains in str(m["Subject"])]
-            if found:
+            if len(found) >= at_least:
                 body = found[-1].get_body(preferencelist=("plain",))
                 assert body is not None
                 return str(body.get_content())
             time.sleep(0.02)
         raise AssertionError(f"no mail to {to} with subject containing {subject_contains!r}")
 
-    def token(self, to: str, subject_contains: str) -> str:
-        m = re.search(r"token=([\w.\-]+)", self.last_text(to, subject_contains))
+    def token(self, to: str, subject_contains: str, at_least: int = 1) -> str:
+        m = re.search(r"token=([\w.\-]+)", self.last_text(to, subject_contains, at_least=at_least))
         assert m, "no token in the mail"
         return m.group(1)
 

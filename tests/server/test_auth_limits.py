@@ -84,7 +84,7 @@ def test_oversized_json_bodies_get_413_early(server_factory):
         f"{srv.url}/v1/auth/signup", content=chunked(), headers={"Content-Type": "application/json"}
     )
     assert r.status_code == 413
-    ok = c.post("/v1/auth/signup", json={"email": unique_email(), "password": "fine-password"})
+    ok = c.post("/v1/auth/signup", json={"email": unique_email(), "password": "fine-password-42-kiwi"})
     assert ok.status_code == 202
 
 

@@ -10,6 +10,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -208,14 +209,15 @@ def test_signup_mail_through_resend_backend(fake_api, server_factory):
     srv = server_factory(email_backend="resend", resend_api_key="re_app", resend_base_url=fake_api.url)
     r = srv.client().post("/v1/auth/signup", json={"email": "zoe@example.com", "password": "pw-long-enough"})
     assert r.status_code == 202
-    [req] = fake_api.requests
+    deadline = time.monotonic() + 10  # sent by the outbox thread, after the answer
+
+    def to_zoe() -> list[dict[str, Any]]:
+        return [q for q in fake_api.requests if q["json"]["to"] == ["zoe@example.com"]]
+
+    while not to_zoe() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [req] = to_zoe()
     assert req["json"]["to"] == ["zoe@example.com"] and "/v1/auth/verify?token=" in req["json"]["text"]
-
-
-def test_failed_delivery_is_a_503_problem(server_factory):
-    srv = server_factory(smtp_port=free_port(), smtp_timeout_s=2)
-    r = srv.client().post("/v1/auth/signup", json={"email": "yan@example.com", "password": "pw-long-enough"})
-    assert r.status_code == 503 and r.json()["code"] == "email_delivery_failed"
 
 
 def test_build_sender_needs_keys():

@@ -6,14 +6,16 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from octavia.server import outbox
 from octavia.server import tables as t
 from octavia.server.db import new_id, utcnow
-from octavia.server.deps import CurrentUser, DbDep, HasherDep
+from octavia.server.deps import CurrentUser, DbDep, HasherDep, SettingsDep
+from octavia.server.passwords import check_password
 from octavia.server.problems import ApiError, not_found
-from octavia.server.routes.auth import revoke_sessions
+from octavia.server.routes.auth import queued, revoke_credentials
 from octavia.server.security import API_KEY_DISPLAY_CHARS, API_KEY_PREFIX, new_secret_token, sha256_hex
 
 router = APIRouter(prefix="/v1/account", tags=["account"])
@@ -63,17 +65,41 @@ def me(user: CurrentUser, db: DbDep) -> AccountOut:
 
 
 @router.post("/password")
-def change_password(body: PasswordChange, user: CurrentUser, db: DbDep, hasher: HasherDep) -> dict[str, str]:
+def change_password(
+    body: PasswordChange,
+    request: Request,
+    user: CurrentUser,
+    db: DbDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
     with db.read() as conn:
         current = conn.execute(sa.select(t.users.c.password_hash).where(t.users.c.id == user.id)).scalar_one()
     if not hasher.verify(body.current_password, current):
         raise ApiError(403, "invalid_credentials", "The current password is wrong.")
+    check_password(body.new_password, settings.password_min_score, email=user.email)
     new_hash = hasher.hash(body.new_password)
+    # The session making the change stays; other sessions and every API key may belong to
+    # whoever knew the old password. A change made with an API key keeps no credential.
+    keep = user.credential_id if user.via == "session" else None
     with db.begin() as conn:
         conn.execute(sa.update(t.users).where(t.users.c.id == user.id).values(password_hash=new_hash))
-        # Other sessions may belong to whoever knew the old password.
-        revoke_sessions(conn, user.id)
-    return {"status": "password_changed", "detail": "All sessions were signed out; log in again."}
+        revoked = revoke_credentials(conn, user.id, keep_session=keep)
+        outbox.enqueue(
+            conn,
+            "password_changed",
+            user.email,
+            user_id=user.id,
+            data={"via": "change", "kept_session": keep is not None, **revoked},
+        )
+    queued(request)
+    kept = "this one" if keep else "none"
+    return {
+        "status": "password_changed",
+        "detail": f"Signed out {revoked['sessions_revoked']} other session(s) (kept: {kept}) and revoked "
+        f"{revoked['api_keys_revoked']} API key(s); create new keys for your scripts.",
+        **revoked,
+    }
 
 
 def _key_out(row: sa.Row[Any]) -> ApiKeyOut:

@@ -1,32 +1,35 @@
 """Sign-up with email verification, login/logout with session tokens, password reset.
 
 Answers never tell whether an email has an account: sign-up, resend and reset always return
-202 with the same body, and a failed login says "invalid email or password" in both cases
-(after spending the same argon2 time). Only the holder of the right password learns that an
-account still needs verification.
+202 with the same body after the same work (one row queued in the mail outbox; the account
+is looked up and the mail sent later, off the request path, see ``outbox.py``), and a failed
+login says "invalid email or password" in both cases (after spending the same argon2 time).
+Only the holder of the right password learns that an account still needs verification.
+Logins are limited per client IP and, across all processes, per account.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy.engine import Connection
 
+from octavia.server import outbox
 from octavia.server import tables as t
+from octavia.server.accountmail import consume_email_token, normalize_email
 from octavia.server.db import new_id, utcnow
-from octavia.server.deps import CurrentUser, DbDep, EmailDep, HasherDep, SettingsDep
-from octavia.server.email import Mail
+from octavia.server.deps import CurrentUser, DbDep, HasherDep, SettingsDep
+from octavia.server.passwords import check_password, welcome_reference
 from octavia.server.problems import ApiError
-from octavia.server.ratelimit import rate_limit
+from octavia.server.ratelimit import AccountThrottle, parse_rate, rate_limit, too_many
 from octavia.server.security import SESSION_PREFIX, new_secret_token, sha256_hex
 from octavia.server.settings import ServerSettings
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
-Purpose = Literal["verify", "reset"]
 ACCEPTED = {"status": "accepted", "detail": "If the address can receive mail, a message is on its way."}
 
 
@@ -58,6 +61,11 @@ class ResetBody(BaseModel):
     password: str = Field(min_length=8, max_length=1024)
 
 
+def queued(request: Request) -> None:
+    """After the commit: the mail sender of this process need not wait for its next poll."""
+    request.app.state.mail_outbox.wake()
+
+
 class SessionOut(BaseModel):
     token: str
     token_type: str = "bearer"
@@ -66,81 +74,13 @@ class SessionOut(BaseModel):
     email: str
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def issue_email_token(conn: Connection, settings: ServerSettings, user_id: str, purpose: Purpose) -> str:
-    token = new_secret_token()
-    ttl = settings.verify_token_ttl_s if purpose == "verify" else settings.reset_token_ttl_s
-    # One live token per purpose: a new mail invalidates the links in older ones.
-    conn.execute(
-        sa.update(t.email_tokens)
-        .where(t.email_tokens.c.user_id == user_id, t.email_tokens.c.purpose == purpose)
-        .where(t.email_tokens.c.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
-    conn.execute(
-        sa.insert(t.email_tokens).values(
-            id=new_id("etk"),
-            user_id=user_id,
-            purpose=purpose,
-            token_hash=sha256_hex(token),
-            expires_at=utcnow() + timedelta(seconds=ttl),
-        )
-    )
-    return token
-
-
-def consume_email_token(conn: Connection, token: str, purpose: Purpose) -> str | None:
-    """Mark the token used and return its user id; None if unknown, used, expired or another purpose."""
-    et = t.email_tokens
-    row = conn.execute(
-        sa.update(et)
-        .where(et.c.token_hash == sha256_hex(token), et.c.purpose == purpose)
-        .where(et.c.used_at.is_(None), et.c.expires_at > utcnow())
-        .values(used_at=utcnow())
-        .returning(et.c.user_id)
-    ).first()
-    return None if row is None else str(row.user_id)
-
-
-def _verify_mail(settings: ServerSettings, to: str, token: str) -> Mail:
-    link = f"{settings.public_url.rstrip('/')}/v1/auth/verify?token={token}"
-    hours = settings.verify_token_ttl_s // 3600
-    return Mail(
-        to,
-        "Confirm your Octavia account",
-        f"Confirm your email address by opening this link:\n\n{link}\n\nIt expires in {hours} hours.\n",
-        f'<p>Confirm your email address: <a href="{link}">{link}</a></p><p>It expires in {hours} hours.</p>',
-    )
-
-
-def _reset_mail(settings: ServerSettings, to: str, token: str) -> Mail:
-    minutes = settings.reset_token_ttl_s // 60
-    return Mail(
-        to,
-        "Reset your Octavia password",
-        "Someone asked to reset the password of this account. If it was you, send this token to\n"
-        f"POST /v1/auth/password/reset within {minutes} minutes:\n\ntoken={token}\n\n"
-        "If it was not you, ignore this message; your password is unchanged.\n",
-    )
-
-
-def _signup_again_mail(to: str) -> Mail:
-    return Mail(
-        to,
-        "Your Octavia account",
-        "Someone tried to create an Octavia account with this address, which already has one.\n"
-        "If it was you, log in, or reset your password if you forgot it.\n",
-    )
-
-
 @router.post("/signup", status_code=202, dependencies=_limited("signup"))
 def signup(
-    body: Credentials, db: DbDep, settings: SettingsDep, hasher: HasherDep, email: EmailDep
+    body: Credentials, request: Request, db: DbDep, settings: SettingsDep, hasher: HasherDep
 ) -> dict[str, str]:
     addr = normalize_email(body.email)
+    # Judged for a taken address too: the answer must not depend on whether it has an account.
+    check_password(body.password, settings.password_min_score, email=addr)
     pw_hash = hasher.hash(body.password)  # before the transaction: ~100 ms of CPU holds no lock
     user_id = new_id("usr")
     with db.begin() as conn:
@@ -151,22 +91,24 @@ def signup(
                     id=user_id, email=addr, password_hash=pw_hash, is_admin=False, created_at=utcnow()
                 )
             )
-            token = issue_email_token(conn, settings, user_id, "verify")
-    if existing is None:
-        email.send(_verify_mail(settings, addr, token))
-    else:
-        email.send(_signup_again_mail(addr))
+            outbox.enqueue(conn, "verify", addr, user_id=user_id)
+        else:
+            outbox.enqueue(conn, "signup_again", addr)
+    queued(request)
     return ACCEPTED
 
 
 def mark_verified(conn: Connection, settings: ServerSettings, user_id: str) -> None:
     """Mark the address verified and grant the welcome credits, once per user.
 
-    Credits wait for verification so throwaway sign-ups cannot collect them; the grant's
-    reference makes a second verification (or a later reset) grant nothing.
+    Credits wait for verification so throwaway sign-ups cannot collect them. The grant's
+    reference is the canonical address (``passwords.canonical_email``: no ``+tag``, no Gmail
+    dots), so a second verification, a later reset, or another account on a plus-address of
+    the same mailbox grants nothing.
     """
     from octavia.server import credits
 
+    email = conn.execute(sa.select(t.users.c.email).where(t.users.c.id == user_id)).scalar_one()
     done = conn.execute(
         sa.update(t.users)
         .where(t.users.c.id == user_id, t.users.c.email_verified_at.is_(None))
@@ -174,7 +116,7 @@ def mark_verified(conn: Connection, settings: ServerSettings, user_id: str) -> N
     ).rowcount
     if done and settings.signup_credits > 0:
         credits.grant(conn, user_id=user_id, amount=settings.signup_credits, kind="grant",
-                      reference=f"signup:{user_id}", note="welcome credits")  # fmt: skip
+                      reference=welcome_reference(email), note="welcome credits")  # fmt: skip
 
 
 def _verify(token: str, db: DbDep, settings: ServerSettings) -> dict[str, Any]:
@@ -204,17 +146,10 @@ def verify_link(
 
 
 @router.post("/verify/resend", status_code=202, dependencies=_limited("resend"))
-def resend(body: EmailBody, db: DbDep, settings: SettingsDep, email: EmailDep) -> dict[str, str]:
-    addr = normalize_email(body.email)
-    token = None
+def resend(body: EmailBody, request: Request, db: DbDep) -> dict[str, str]:
     with db.begin() as conn:
-        row = conn.execute(
-            sa.select(t.users.c.id).where(t.users.c.email == addr, t.users.c.email_verified_at.is_(None))
-        ).first()
-        if row is not None:
-            token = issue_email_token(conn, settings, row.id, "verify")
-    if token is not None:
-        email.send(_verify_mail(settings, addr, token))
+        outbox.enqueue(conn, "resend", normalize_email(body.email))
+    queued(request)
     return ACCEPTED
 
 
@@ -235,8 +170,16 @@ def create_session(conn: Connection, settings: ServerSettings, user_id: str) -> 
 
 
 @router.post("/login", dependencies=_limited("login"))
-def login(body: LoginBody, db: DbDep, settings: SettingsDep, hasher: HasherDep) -> SessionOut:
+def login(
+    body: LoginBody, request: Request, db: DbDep, settings: SettingsDep, hasher: HasherDep
+) -> SessionOut:
     addr = normalize_email(body.email)
+    throttle: AccountThrottle = request.app.state.login_throttle
+    account_key = sha256_hex(addr)
+    limit, window = parse_rate(settings.login_throttle)
+    wait, attempt = throttle.attempt(account_key, limit, window)
+    if wait > 0:
+        raise too_many("Too many failed logins for this account.", wait)
     with db.read() as conn:
         row = conn.execute(sa.select(t.users).where(t.users.c.email == addr)).first()
     if row is None:
@@ -244,6 +187,7 @@ def login(body: LoginBody, db: DbDep, settings: SettingsDep, hasher: HasherDep) 
         raise ApiError(401, "invalid_credentials", "Invalid email or password.")
     if not hasher.verify(body.password, row.password_hash):
         raise ApiError(401, "invalid_credentials", "Invalid email or password.")
+    throttle.forget(account_key, attempt)  # the right password: no failure to count
     if settings.require_email_verification and row.email_verified_at is None:
         raise ApiError(
             403,
@@ -268,28 +212,35 @@ def logout(user: CurrentUser, db: DbDep) -> Response:
 
 
 @router.post("/password/forgot", status_code=202, dependencies=_limited("forgot"))
-def forgot_password(body: EmailBody, db: DbDep, settings: SettingsDep, email: EmailDep) -> dict[str, str]:
-    addr = normalize_email(body.email)
-    token = None
+def forgot_password(body: EmailBody, request: Request, db: DbDep) -> dict[str, str]:
+    # The same single insert for every address: whether it has an account is decided by the
+    # mail sender, so status, body and timing are the same for both.
     with db.begin() as conn:
-        row = conn.execute(sa.select(t.users.c.id).where(t.users.c.email == addr)).first()
-        if row is not None:
-            token = issue_email_token(conn, settings, row.id, "reset")
-    if token is not None:
-        email.send(_reset_mail(settings, addr, token))
+        outbox.enqueue(conn, "reset", normalize_email(body.email))
+    queued(request)
     return ACCEPTED
 
 
-def revoke_sessions(conn: Connection, user_id: str) -> None:
-    conn.execute(
-        sa.update(t.sessions)
-        .where(t.sessions.c.user_id == user_id, t.sessions.c.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+def revoke_credentials(conn: Connection, user_id: str, *, keep_session: str | None = None) -> dict[str, int]:
+    """Revoke the user's live sessions (but ``keep_session``) and every API key; the counts."""
+    now = utcnow()
+    s, k = t.sessions, t.api_keys
+    q = sa.update(s).where(s.c.user_id == user_id, s.c.revoked_at.is_(None))
+    if keep_session is not None:
+        q = q.where(s.c.id != keep_session)
+    sessions = conn.execute(q.values(revoked_at=now)).rowcount
+    keys = conn.execute(
+        sa.update(k).where(k.c.user_id == user_id, k.c.revoked_at.is_(None)).values(revoked_at=now)
+    ).rowcount
+    return {"sessions_revoked": int(sessions), "api_keys_revoked": int(keys)}
 
 
 @router.post("/password/reset", dependencies=_limited("reset"))
-def reset_password(body: ResetBody, db: DbDep, hasher: HasherDep, settings: SettingsDep) -> dict[str, str]:
+def reset_password(
+    body: ResetBody, request: Request, db: DbDep, hasher: HasherDep, settings: SettingsDep
+) -> dict[str, Any]:
+    # Judged before the token is spent, so a weak choice can be corrected with the same token.
+    check_password(body.password, settings.password_min_score)
     pw_hash = hasher.hash(body.password)
     with db.begin() as conn:
         user_id = consume_email_token(conn, body.token, "reset")
@@ -303,5 +254,13 @@ def reset_password(body: ResetBody, db: DbDep, hasher: HasherDep, settings: Sett
         conn.execute(sa.update(t.users).where(t.users.c.id == user_id).values(password_hash=pw_hash))
         # Receiving the mail proves the address, so a reset also verifies it.
         mark_verified(conn, settings, user_id)
-        revoke_sessions(conn, user_id)
-    return {"status": "password_changed"}
+        # Whoever asked may have taken the account over: every session and API key goes.
+        revoked = revoke_credentials(conn, user_id)
+        addr = conn.execute(sa.select(t.users.c.email).where(t.users.c.id == user_id)).scalar_one()
+        outbox.enqueue(conn, "password_changed", addr, user_id=user_id, data={"via": "reset", **revoked})
+    queued(request)
+    return {
+        "status": "password_changed",
+        "detail": "Every session was signed out and every API key revoked; log in again and create new keys.",
+        **revoked,
+    }
