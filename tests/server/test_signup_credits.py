@@ -70,7 +70,7 @@ def test_migration_rekeys_existing_welcome_grants(tmp_path: Any) -> None:
     from octavia.server.passwords import welcome_reference
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    migrate(url, "0001")
+    migrate(url, "0002_ledger_debt")  # the revision before 0003
     db = Database(url)
     try:
         with db.begin() as conn:

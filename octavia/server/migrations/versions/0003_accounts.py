@@ -1,7 +1,7 @@
 """accounts: mail outbox and per-account login attempts
 
 Revision ID: 0003_accounts
-Revises: 0001
+Revises: 0002_ledger_debt
 Create Date: 2026-12-02 01:00:00
 """
 
