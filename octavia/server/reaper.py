@@ -15,6 +15,9 @@ loss) leaves its row ``running`` with nothing in the queue (QUEUE.md §2). The r
 3. **Cancelled while queued for a retry**: ``queued`` jobs with ``cancel_requested`` (which no
    worker claims) → ``cancelled`` + refund, never re-sent.
 
+Given a storage, the same thread also runs the storage sweep (``storage_sweep.py``): expired
+pending uploads, retention of old jobs' checkpoints and outputs, late bytes.
+
 Why a thread in ``octavia worker`` and not a Huey periodic task: Huey's periodic tasks run at
 most once a minute (crontab granularity) and on a polling backend may start seconds late, so
 a dead worker's job would wait 1–2 minutes on top of the stale limit. A plain thread that
@@ -43,6 +46,7 @@ from octavia.server.jobs import event
 if TYPE_CHECKING:
     from octavia.server.db import Database
     from octavia.server.settings import ServerSettings
+    from octavia.server.storage import Storage
 
 log = logging.getLogger("octavia.reaper")
 Enqueue = Callable[[str], None]
@@ -150,14 +154,22 @@ def _cancel_requested_queued(db: Database, limit: int) -> list[str]:
 class ReaperThread:
     """Calls :func:`reap` now and then every ``interval`` seconds until stopped."""
 
-    def __init__(self, db: Database, settings: ServerSettings, enqueue: Enqueue, interval: float) -> None:
+    def __init__(
+        self, db: Database, settings: ServerSettings, enqueue: Enqueue, interval: float,
+        storage: Storage | None = None,
+    ) -> None:  # fmt: skip
         self.db, self.settings, self.enqueue, self.interval = db, settings, enqueue, interval
+        self.storage = storage  # given: each pass also runs the storage sweep
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="octavia-reaper", daemon=True)
 
     def _once(self) -> None:
         try:
             reap(self.db, self.settings, self.enqueue)
+            if self.storage is not None:
+                from octavia.server.storage_sweep import sweep_storage
+
+                sweep_storage(self.db, self.settings, self.storage)
         except SQLAlchemyError as exc:  # DB briefly down: try again next tick
             log.warning("reaper pass failed: %s", exc)
         except Exception:  # a thread edge: log, keep the loop alive
