@@ -162,3 +162,24 @@ def test_no_client_visible_event_names_the_worker_host_or_pid(env):
     assert f":{os.getpid()}:" not in body.text and str(srv.settings.data_dir) not in body.text
     job = user.client.get(f"/v1/jobs/{job_id}").json()
     assert socket.gethostname() not in str(job) and "worker" not in job
+
+
+def test_a_failed_jobs_error_names_no_worker_path(env, media_files):
+    """The source went bad in storage after its probe: the worker's own probe fails, quoting
+    its path on the worker's disk. The client sees the file name; the log has the rest."""
+    srv, user = env
+    db = srv.app.state.db
+    job_id = _job(user, SHORT_SPEECH)
+    with db.read() as conn:
+        key = conn.execute(
+            sa.select(t.uploads.c.storage_key).join(t.jobs, t.jobs.c.upload_id == t.uploads.c.id)
+            .where(t.jobs.c.id == job_id)
+        ).scalar_one()  # fmt: skip
+    srv.app.state.storage.path_for(key).write_bytes(media_files.text.read_bytes())
+    assert _worker(srv).run(job_id) == "failed"
+    job = user.client.get(f"/v1/jobs/{job_id}").json()
+    assert job["error"]["code"] == "input_error" and "audio or video file" in job["error"]["message"]
+    assert str(srv.settings.data_dir) not in str(job) and "/work/" not in job["error"]["message"]
+    assert SHORT_SPEECH.stem in job["error"]["message"]
+    body = user.client.get(f"/v1/jobs/{job_id}/events", params={"after": 0}, timeout=60).text
+    assert "event: failed" in body and str(srv.settings.data_dir) not in body
