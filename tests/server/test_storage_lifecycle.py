@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 from datetime import timedelta
 
 import httpx
@@ -16,6 +17,8 @@ import sqlalchemy as sa
 
 from octavia.server import tables as t
 from octavia.server.db import utcnow
+from octavia.server.reaper import ReaperThread
+from octavia.server.storage import LocalStorage
 from octavia.server.storage_sweep import sweep_storage
 from tests.conftest import SHORT_SPEECH
 from tests.server.conftest import send_to_target, upload_file
@@ -192,3 +195,37 @@ def test_docs_page_gets_a_csp_for_exactly_what_it_loads(live_server):
     assert "https://cdn.jsdelivr.net" in csp["script-src"] and "https://cdn.jsdelivr.net" in csp["style-src"]
     assert csp["connect-src"] == "'self'" and csp["frame-ancestors"] == "'none'"
     assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+
+
+class DownStorage(LocalStorage):
+    """The real local storage whose deletes fail like an unreachable network store."""
+
+    def __init__(self, inner: LocalStorage) -> None:
+        super().__init__(inner.root, signing_key=inner.signing_key, base_url=inner.base_url)
+
+    def delete(self, key: str) -> None:
+        raise ConnectionRefusedError("storage unreachable")
+
+
+def test_the_reaper_thread_sweeps_and_a_failed_purge_is_retried(server_factory, user_factory, media_files):
+    srv = server_factory(upload_pending_ttl_s=60)
+    db, storage = srv.app.state.db, srv.app.state.storage
+    user = user_factory(server=srv)
+    up = upload_file(user.client, media_files.wav, "audio/wav", complete=False)
+    _age_upload(db, up["id"], 7200)  # and its signed URL (1 h) long expired
+    key = _key(db, up["id"])
+    down = sweep_storage(db, srv.settings, DownStorage(storage))
+    assert down.expired_uploads == [up["id"]] and key not in down.purged_keys
+    assert storage.exists(key)  # the row is gone, the purge waits for storage to come back
+    reaper = ReaperThread(db, srv.settings, lambda _id: None, 0.2, storage).start()
+    try:
+        deadline = time.monotonic() + 20
+        while storage.exists(key):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        reaper.stop()
+    with db.read() as conn:
+        assert (
+            conn.execute(sa.select(t.storage_purges).where(t.storage_purges.c.storage_key == key)).all() == []
+        )
