@@ -134,7 +134,12 @@ def run_consumer(
         if os.getpid() != parent:  # never use the parent's pooled connections in a child
             reaper_db.engine.dispose(close=False)
 
-    reaper = ReaperThread(reaper_db, settings, queue.enqueue, reaper_interval).start()
+    from octavia.server.storage import build_storage
+
+    # The reaper also sweeps storage: expired uploads, retention, late bytes (storage_sweep.py).
+    reaper = ReaperThread(
+        reaper_db, settings, queue.enqueue, reaper_interval, build_storage(settings)
+    ).start()
     if metrics_port:
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ and worker_type == "process":
             from prometheus_client import multiprocess

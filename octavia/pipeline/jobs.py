@@ -18,7 +18,13 @@ from typing import Any
 
 from octavia.errors import InputError
 from octavia.pipeline.factory import Engines, build_engines
-from octavia.pipeline.progress import CancelCheck, ProgressCallback, ProgressEvent, no_progress
+from octavia.pipeline.progress import (
+    CancelCheck,
+    ProgressCallback,
+    ProgressEvent,
+    cancellable,
+    no_progress,
+)
 from octavia.pipeline.workspace import Workspace
 
 #: kind → "module:function". The function takes a :class:`JobContext`.
@@ -129,7 +135,8 @@ def run_job(
         workspace=Workspace(workdir),
         out_dir=out_dir,
         engines=engines,
-        progress=progress or no_progress,
+        # Every progress report is also a cancellation point (see progress.cancellable).
+        progress=cancellable(progress or no_progress, cancel),
         cancel=cancel,
         on_checkpoint=on_checkpoint,
     )

@@ -44,3 +44,20 @@ def check_cancelled(cancel: CancelCheck | None) -> None:
     """Raise :class:`Cancelled` if the caller asked to stop; called between units of work."""
     if cancel is not None and cancel():
         raise Cancelled("The job was cancelled.")
+
+
+def cancellable(progress: ProgressCallback, cancel: CancelCheck | None) -> ProgressCallback:
+    """``progress`` that also checks ``cancel`` after each event, raising :class:`Cancelled`.
+
+    Long stages report once per unit of work (a Whisper segment, a translation batch, a
+    synthesized clip), so checking here makes every one of them stop within a unit of a
+    cancel request without each engine taking a cancel argument of its own.
+    """
+    if cancel is None:
+        return progress
+
+    def report(event: ProgressEvent) -> None:
+        progress(event)
+        check_cancelled(cancel)
+
+    return report

@@ -99,6 +99,16 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class OctaviaApp(FastAPI):
+    """FastAPI with :class:`~octavia.server.headers.SecurityHeaders` outside every other layer,
+    Starlette's error middleware included, so no response leaves without them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        from octavia.server.headers import SecurityHeaders
+
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def _router_modules() -> list[Any]:
     return [importlib.import_module(f"octavia.server.routes.{name}") for name in _ROUTERS]
 
@@ -108,6 +118,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     from octavia.server import problems
     from octavia.server.db import Database, migrate
     from octavia.server.email import build_sender
+    from octavia.server.headers import install_docs
     from octavia.server.outbox import MailOutbox
     from octavia.server.ratelimit import (
         AccountThrottle,
@@ -141,11 +152,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         await warm
         db.dispose()
 
-    app = FastAPI(
+    app = OctaviaApp(
         title="Octavia",
         version=__version__,
         description="Subtitles, translated subtitles, translated audio and dubbed video from speech.",
-        docs_url="/docs",
+        docs_url=None,  # served by headers.install_docs, with a CSP for its CDN assets
+        redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
@@ -163,6 +175,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.hasher = PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib)
 
     problems.install(app)
+    install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, exempt=_BODY_LIMIT_EXEMPT)
     for mod in _router_modules():
         app.include_router(mod.router)

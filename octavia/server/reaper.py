@@ -12,6 +12,11 @@ loss) leaves its row ``running`` with nothing in the queue (QUEUE.md §2). The r
 2. **Lost enqueues**: ``queued`` jobs whose ``enqueued_at`` is older than ``queued_stale_s``
    (the process died between commit and enqueue, or between dequeue and claim) are enqueued
    again. A duplicate message is harmless: the claim lets only one through.
+3. **Cancelled while queued for a retry**: ``queued`` jobs with ``cancel_requested`` (which no
+   worker claims) → ``cancelled`` + refund, never re-sent.
+
+Given a storage, the same thread also runs the storage sweep (``storage_sweep.py``): expired
+pending uploads, retention of old jobs' checkpoints and outputs, late bytes.
 
 Why a thread in ``octavia worker`` and not a Huey periodic task: Huey's periodic tasks run at
 most once a minute (crontab granularity) and on a polling backend may start seconds late, so
@@ -41,6 +46,7 @@ from octavia.server.jobs import event
 if TYPE_CHECKING:
     from octavia.server.db import Database
     from octavia.server.settings import ServerSettings
+    from octavia.server.storage import Storage
 
 log = logging.getLogger("octavia.reaper")
 Enqueue = Callable[[str], None]
@@ -93,13 +99,18 @@ def reap(db: Database, settings: ServerSettings, enqueue: Enqueue, *, limit: int
                 continue
             if new != "queued":
                 credits.refund_job(conn, job_id=job_id)
-            event(conn, job_id, "requeued" if new == "queued" else new, by="reaper",
-                  attempt=row.attempts, worker=row.worker_id)  # fmt: skip
+            # No worker id in the event: it names a host and pid. The log has it.
+            event(conn, job_id, "requeued" if new == "queued" else new, by="reaper", attempt=row.attempts)
+            log.warning(
+                "reaper: job %s (worker %s, attempt %s) → %s", job_id, row.worker_id, row.attempts, new
+            )
             bucket.append(job_id)
+    out.cancelled.extend(_cancel_requested_queued(db, limit))
     lost_before = now - timedelta(seconds=settings.queued_stale_s)
     with db.begin() as conn:
         lost = [r[0] for r in conn.execute(
-            sa.select(j.c.id).where(j.c.status == "queued", j.c.enqueued_at < lost_before).limit(limit)
+            sa.select(j.c.id).where(j.c.status == "queued", j.c.enqueued_at < lost_before,
+                                    j.c.cancel_requested.is_(False)).limit(limit)
         )]  # fmt: skip
         if lost:
             # Restart their clock so the next pass does not send them again at once.
@@ -113,17 +124,52 @@ def reap(db: Database, settings: ServerSettings, enqueue: Enqueue, *, limit: int
     return out
 
 
+def _cancel_requested_queued(db: Database, limit: int) -> list[str]:
+    """``queued`` jobs whose owner asked to cancel → ``cancelled`` + refund.
+
+    No worker claims such a job, so left alone it would hold its credits for ever. Today's
+    worker never writes one (a cancel wins over a retry), but rows from older versions and
+    any future path that does are ended here.
+    """
+    j = t.jobs
+    done: list[str] = []
+    with db.read() as conn:
+        ids = [r[0] for r in conn.execute(
+            sa.select(j.c.id).where(j.c.status == "queued", j.c.cancel_requested.is_(True)).limit(limit)
+        )]  # fmt: skip
+    for job_id in ids:
+        with db.begin() as conn:
+            res = conn.execute(
+                sa.update(j).where(j.c.id == job_id, j.c.status == "queued", j.c.cancel_requested.is_(True))
+                .values(status="cancelled", finished_at=utcnow(), worker_id=None, heartbeat_at=None)
+            )  # fmt: skip
+            if res.rowcount != 1:
+                continue
+            credits.refund_job(conn, job_id=job_id)
+            event(conn, job_id, "cancelled", by="reaper")
+        done.append(job_id)
+    return done
+
+
 class ReaperThread:
     """Calls :func:`reap` now and then every ``interval`` seconds until stopped."""
 
-    def __init__(self, db: Database, settings: ServerSettings, enqueue: Enqueue, interval: float) -> None:
+    def __init__(
+        self, db: Database, settings: ServerSettings, enqueue: Enqueue, interval: float,
+        storage: Storage | None = None,
+    ) -> None:  # fmt: skip
         self.db, self.settings, self.enqueue, self.interval = db, settings, enqueue, interval
+        self.storage = storage  # given: each pass also runs the storage sweep
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="octavia-reaper", daemon=True)
 
     def _once(self) -> None:
         try:
             reap(self.db, self.settings, self.enqueue)
+            if self.storage is not None:
+                from octavia.server.storage_sweep import sweep_storage
+
+                sweep_storage(self.db, self.settings, self.storage)
         except SQLAlchemyError as exc:  # DB briefly down: try again next tick
             log.warning("reaper pass failed: %s", exc)
         except Exception:  # a thread edge: log, keep the loop alive

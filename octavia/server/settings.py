@@ -54,6 +54,22 @@ class ServerSettings(Settings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     s3_prefix: str = ""
+    upload_pending_ttl_s: int = Field(
+        default=24 * 3600,
+        description="An upload never completed is deleted (row and bytes) this long after it was declared.",
+    )
+    storage_quota_bytes: int | None = Field(
+        default=20 * 1024 * MiB,
+        description="Per user: uploads (pending and ready) plus job outputs; None for no limit.",
+    )
+    checkpoint_retention_s: float = Field(
+        default=24 * 3600.0,
+        description="Stage checkpoints of a finished job are deleted this long after it ended.",
+    )
+    artifact_retention_s: float | None = Field(
+        default=30 * 24 * 3600.0,
+        description="A finished job's outputs are deleted this long after it ended; None keeps them.",
+    )
 
     # Identity of this server
     secret_key: SecretStr | None = Field(

@@ -30,6 +30,9 @@ from octavia.server import security
 if TYPE_CHECKING:
     from octavia.server.settings import ServerSettings
 
+#: What a download is served as unless the caller vouches for a type. Never guessed from a
+#: client's file name: ``evil.html`` must not come back as text/html.
+OCTET = "application/octet-stream"
 PUT_PURPOSE = "files-put"
 GET_PURPOSE = "files-get"
 
@@ -59,9 +62,12 @@ class Storage(Protocol):
     def get_file(self, key: str, dest: Path) -> None: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> int: ...
     def size(self, key: str) -> int: ...
     def presign_put(self, key: str, *, content_type: str, max_size: int, expires: int) -> UploadTarget: ...
-    def presign_get(self, key: str, *, expires: int, filename: str | None = None) -> str: ...
+    def presign_get(
+        self, key: str, *, expires: int, filename: str | None = None, content_type: str = OCTET
+    ) -> str: ...
 
 
 def check_key(key: str) -> str:
@@ -111,6 +117,15 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         self.path_for(key).unlink(missing_ok=True)
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` (a folder-like key ending in ``/``)."""
+        top = self.path_for(prefix.rstrip("/"))
+        if not top.is_dir():
+            return 0
+        count = sum(1 for p in top.rglob("*") if p.is_file())
+        shutil.rmtree(top, ignore_errors=True)
+        return count
+
     def size(self, key: str) -> int:
         try:
             return self.path_for(key).stat().st_size
@@ -122,8 +137,10 @@ class LocalStorage:
         token = security.sign(self.signing_key, PUT_PURPOSE, payload, expires_in=expires)
         return UploadTarget(f"{self.base_url}/v1/files/{token}", "PUT", {"Content-Type": content_type})
 
-    def presign_get(self, key: str, *, expires: int, filename: str | None = None) -> str:
-        payload = {"k": check_key(key), "fn": filename}
+    def presign_get(
+        self, key: str, *, expires: int, filename: str | None = None, content_type: str = OCTET
+    ) -> str:
+        payload = {"k": check_key(key), "fn": filename, "ct": content_type}
         token = security.sign(self.signing_key, GET_PURPOSE, payload, expires_in=expires)
         return f"{self.base_url}/v1/files/{token}"
 
@@ -194,6 +211,20 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix``: listed a page (≤ 1000 keys) at a time, each
+        page removed with one DeleteObjects call."""
+        count = 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._k(prefix.rstrip("/")) + "/"
+        )
+        for page in pages:
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                count += len(keys)
+        return count
+
     def size(self, key: str) -> int:
         head = self._head(key)
         if head is None:
@@ -210,8 +241,16 @@ class S3Storage:
         )
         return UploadTarget(post["url"], "POST", {}, {k: str(v) for k, v in post["fields"].items()})
 
-    def presign_get(self, key: str, *, expires: int, filename: str | None = None) -> str:
-        params: dict[str, str] = {"Bucket": self.bucket, "Key": self._k(key)}
+    def presign_get(
+        self, key: str, *, expires: int, filename: str | None = None, content_type: str = OCTET
+    ) -> str:
+        # The type is set on the response, not trusted from the object: a presigned POST
+        # stores whatever Content-Type the client declared.
+        params: dict[str, str] = {
+            "Bucket": self.bucket,
+            "Key": self._k(key),
+            "ResponseContentType": content_type,
+        }
         if filename:
             params["ResponseContentDisposition"] = content_disposition(filename)
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires))
@@ -222,6 +261,16 @@ def content_disposition(filename: str) -> str:
 
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def storage_errors() -> tuple[type[Exception], ...]:
+    """What a storage call raises when the backend is unreachable or refuses: ``OSError`` for
+    disks and sockets, botocore's errors for S3 (they are not OSErrors)."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return (OSError,)
+    return (OSError, BotoCoreError, ClientError)
 
 
 @contextmanager

@@ -114,12 +114,13 @@ uploads = sa.Table(
     sa.Column("filename", sa.String(255), nullable=False),
     sa.Column("content_type", sa.String(255), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("storage_key", sa.String(512), nullable=False),
+    sa.Column("storage_key", sa.String(512), nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False),  # 'pending' | 'ready' | 'rejected'
     sa.Column("media", JSONType, nullable=True),
     sa.Column("duration", sa.Float, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_uploads_status_created_at", "status", "created_at"),  # the pending-expiry sweep
 )
 
 jobs = sa.Table(
@@ -152,9 +153,13 @@ jobs = sa.Table(
     sa.Column("enqueued_at", UTCDateTime, nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=True),
     sa.Column("finished_at", UTCDateTime, nullable=True),
+    # Set when the retention sweep deleted the job's checkpoints / outputs from storage.
+    sa.Column("checkpoints_purged_at", UTCDateTime, nullable=True),
+    sa.Column("artifacts_purged_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_id_idempotency_key"),
     sa.Index("ix_jobs_status_heartbeat_at", "status", "heartbeat_at"),
     sa.Index("ix_jobs_user_id_created_at", "user_id", "created_at"),
+    sa.Index("ix_jobs_status_finished_at", "status", "finished_at"),  # the retention sweep
 )
 
 job_events = sa.Table(
@@ -178,6 +183,19 @@ artifacts = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("content_type", sa.String(255), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: Storage objects to delete once ``due_at`` passes: bytes of deleted, rejected or expired
+#: uploads (again after their signed upload URL expires, since S3 still accepts a POST until
+#: then), and retention's job prefixes. The reaper works through it (storage_sweep.py).
+storage_purges = sa.Table(
+    "storage_purges",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("storage_key", sa.String(512), nullable=False),
+    sa.Column("is_prefix", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("due_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("reason", sa.String(32), nullable=False),
 )
 
 credit_ledger = sa.Table(

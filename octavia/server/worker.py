@@ -37,7 +37,14 @@ from octavia.server import tables as t
 from octavia.server.db import Database, utcnow
 from octavia.server.jobs import event
 from octavia.server.logging import job_context
-from octavia.server.worker_io import Lease, restore_checkpoints, upload_checkpoint, upload_outputs
+from octavia.server.worker_io import (
+    Lease,
+    fit_stem,
+    public_text,
+    restore_checkpoints,
+    upload_checkpoint,
+    upload_outputs,
+)
 
 if TYPE_CHECKING:
     from octavia.pipeline.factory import Engines
@@ -64,9 +71,11 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def error_dict(exc: BaseException, code: str | None = None) -> dict[str, Any]:
-    """What the job's ``error`` column and events say; no server paths or tracebacks."""
+    """What the job's ``error`` column and events say; no server paths, hosts or tracebacks
+    (the worker logs the full exception under the job id)."""
     if isinstance(exc, OctaviaError):
-        return {"code": code or exc.code, "message": exc.message, "hint": exc.hint}
+        hint = public_text(exc.hint) if exc.hint else exc.hint
+        return {"code": code or exc.code, "message": public_text(exc.message), "hint": hint}
     if isinstance(exc, OSError):
         return {"code": code or "io_error", "message": f"I/O error ({type(exc).__name__}).",
                 "hint": "Retried automatically; the worker's log has details."}  # fmt: skip
@@ -130,7 +139,9 @@ class Worker:
             if res.rowcount != 1:
                 return None
             row = conn.execute(sa.select(j).where(j.c.id == job_id)).one()
-            event(conn, job_id, "started", attempt=row.attempts, worker=self.worker_id)
+            # The worker id names a host and pid: the log has it, clients get the attempt only.
+            event(conn, job_id, "started", attempt=row.attempts)
+        log.info("job %s attempt %s claimed by worker %s", job_id, row.attempts, self.worker_id)
         if self.metrics is not None:
             self.metrics.queue_wait.labels(row.kind).observe(
                 max(0.0, (now - row.enqueued_at).total_seconds())
@@ -172,7 +183,7 @@ class Worker:
                         event(conn, row.id, "restored", stages=restored, attempt=row.attempts)
                 opts = dict(row.options or {})
                 formats = tuple(opts.pop("formats", ["srt"]))
-                opts["output_stem"] = src.stem
+                opts["output_stem"] = src.stem  # already cut to fit (see _fetch_source)
                 spec = JobSpec(kind=row.kind, source=src, languages=tuple(row.languages or ()),
                                source_language=row.source_language, formats=formats, options=opts)  # fmt: skip
                 progress = _ProgressWriter(self.db, lease, self.progress_interval_s)
@@ -203,7 +214,9 @@ class Worker:
                 "The job's source upload was deleted.", "Upload the file again and create a new job."
             )
         dest_dir.mkdir(parents=True, exist_ok=True)
-        stem = PurePosixPath(up.filename).stem or "source"
+        # Outputs are named after the client's file; cut that name so every derived file name
+        # (with its language/format suffixes and temp-file affixes) fits a 255-byte limit.
+        stem = fit_stem(PurePosixPath(up.filename).stem)
         dest = dest_dir / f"{stem}{PurePosixPath(up.storage_key).suffix}"
         self.storage.get_file(up.storage_key, dest)
         return dest
@@ -260,6 +273,7 @@ class Worker:
 
     def _fail(self, row: Any, lease: Lease, exc: BaseException, code: str | None = None) -> str:
         err = error_dict(exc, code)
+        log.warning("job %s attempt %s failed: %s", row.id, row.attempts, exc, exc_info=exc)
         with lease.fenced("failed") as (conn, ok):
             if ok:
                 conn.execute(lease.update().values(status="failed", finished_at=utcnow(), error=err))
@@ -272,19 +286,25 @@ class Worker:
     def _cancelled(self, row: Any, lease: Lease) -> str:
         with lease.fenced("cancelled") as (conn, ok):
             if ok:
-                conn.execute(lease.update().values(status="cancelled", finished_at=utcnow()))
-                credits.refund_job(conn, job_id=row.id)
-                event(conn, row.id, "cancelled", by="user", attempt=row.attempts)
+                _write_cancelled(conn, lease, row)
         return "cancelled" if ok else "lost"
 
     def _retry(self, row: Any, lease: Lease, exc: BaseException) -> str:
         err = error_dict(exc)
         code = err["code"]
+        log.warning("job %s attempt %s hit a transient error: %s", row.id, row.attempts, exc, exc_info=exc)
         if row.attempts >= row.max_attempts:
             return self._fail(row, lease, exc)
         delay = retry_delay(row.attempts, self.retry_base_s)
         with lease.fenced("retry") as (conn, ok):
-            if ok:
+            # Read under the fence's row lock: a cancel that landed before now must win, or the
+            # job would sit queued with cancel_requested, which no worker claims.
+            cancel = ok and bool(conn.execute(
+                sa.select(t.jobs.c.cancel_requested).where(t.jobs.c.id == row.id)
+            ).scalar())  # fmt: skip
+            if cancel:
+                _write_cancelled(conn, lease, row)
+            elif ok:
                 conn.execute(lease.update().values(
                     status="queued", worker_id=None, heartbeat_at=None, error=err,
                     enqueued_at=utcnow() + _seconds(delay),
@@ -292,11 +312,20 @@ class Worker:
                 event(conn, row.id, "retry", error=err, attempt=row.attempts, delay=delay)
         if not ok:
             return "lost"
+        if cancel:
+            return "cancelled"
         if self.metrics is not None:
             self.metrics.retries.labels(row.kind, code).inc()
         if self.queue is not None:
             self.queue.enqueue(row.id, delay=delay)
         return "retry"
+
+
+def _write_cancelled(conn: Any, lease: Lease, row: Any) -> None:
+    """The cancelled outcome, inside a fenced transaction: terminal, and the credits refunded."""
+    conn.execute(lease.update().values(status="cancelled", finished_at=utcnow()))
+    credits.refund_job(conn, job_id=row.id)
+    event(conn, row.id, "cancelled", by="user", attempt=row.attempts)
 
 
 def _seconds(s: float) -> Any:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import mimetypes
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -211,6 +213,29 @@ def upload_outputs(storage: Storage, job_id: str, outputs: dict[str, Path]) -> d
     return rows
 
 
+#: Bytes left for the client's file stem in output names. A name is ``stem + suffix`` (a
+#: language and a format, e.g. ``.pt-BR.srt``, ``.dub.en.mp4``: well under 40 bytes) and the
+#: temp files beside it add up to 40 more (atomic_path's ``.NAME.XXXXXXXX.ext``, LocalStorage's
+#: ``.NAME.<32 hex>.part``); 150 leaves room for all of them under the usual 255-byte limit.
+STEM_MAX_BYTES = 150
+#: An absolute POSIX path of two or more parts, not inside a URL (``https://host/x``).
+_ABS_PATH = re.compile(r"(?<![\w:/.~-])/(?:[^\s'\"/:;,()<>]+/)+([^\s'\"/:;,()<>]*)")
+
+
+def fit_stem(stem: str, max_bytes: int = STEM_MAX_BYTES) -> str:
+    """``stem`` cut to at most ``max_bytes`` of UTF-8, never inside a character."""
+    cut = stem.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore").rstrip(" .")
+    return cut or "source"
+
+
+def public_text(text: str) -> str:
+    """``text`` with absolute paths reduced to their file name and this host's name removed:
+    engine errors quote paths on the worker's disk (``Whisper failed on /srv/…/audio.wav``)."""
+    out = _ABS_PATH.sub(lambda m: m.group(1) or "(a server path)", text)
+    host = socket.gethostname()
+    return out.replace(host, "the worker") if len(host) > 2 else out
+
+
 def public_info(info: dict[str, Any]) -> dict[str, Any]:
     out = {k: info[k] for k in _PUBLIC_INFO if k in info}
     if isinstance(out.get("models"), dict):  # drop model paths on the worker's disk
@@ -221,4 +246,13 @@ def public_info(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Lease", "public_info", "restore_checkpoints", "upload_checkpoint", "upload_outputs"]
+__all__ = [
+    "STEM_MAX_BYTES",
+    "Lease",
+    "fit_stem",
+    "public_info",
+    "public_text",
+    "restore_checkpoints",
+    "upload_checkpoint",
+    "upload_outputs",
+]

@@ -222,3 +222,65 @@ def test_app_upload_flow_on_s3(seaweed, server_factory, user_factory, media_file
     with srv.app.state.db.read() as conn:
         key = conn.execute(sa.select(t.uploads.c.storage_key).where(t.uploads.c.id == bad["id"])).scalar_one()
     assert not storage.exists(key)  # rejected bytes are removed from the bucket
+
+
+def test_delete_prefix_removes_only_that_prefix(s3, tmp_path):
+    src = tmp_path / "f.bin"
+    src.write_bytes(b"x" * 10)
+    for key in ("jobs/j1/work/a.wav", "jobs/j1/work/sub/b.json", "jobs/j1/out/c.srt", "jobs/j10/work/d"):
+        s3.put_file(key, src)
+    assert s3.delete_prefix("jobs/j1/work/") == 2
+    assert not s3.exists("jobs/j1/work/a.wav") and not s3.exists("jobs/j1/work/sub/b.json")
+    assert s3.exists("jobs/j1/out/c.srt") and s3.exists("jobs/j10/work/d")  # j10 is not under j1/
+    assert s3.delete_prefix("jobs/j1/work/") == 0
+
+
+@pytest.fixture
+def s3_server(seaweed, server_factory):
+    srv = server_factory(
+        storage="s3",
+        s3_bucket=f"octavia-life-{uuid.uuid4().hex[:10]}",
+        s3_endpoint_url=seaweed.endpoint,
+        s3_access_key_id=seaweed.access_key,
+        s3_secret_access_key=seaweed.secret_key,
+    )
+    srv.app.state.storage.ensure_bucket()
+    return srv
+
+
+def test_bytes_posted_after_a_delete_are_purged_on_s3(s3_server, user_factory, media_files):
+    from octavia.server.storage_sweep import sweep_storage
+
+    srv = s3_server
+    db, storage = srv.app.state.db, srv.app.state.storage
+    user = user_factory(server=srv)
+    data = media_files.wav.read_bytes()
+    r = user.client.post(
+        "/v1/uploads", json={"filename": "t.wav", "content_type": "audio/wav", "size": len(data)}
+    )
+    created = r.json()
+    with db.read() as conn:
+        key = conn.execute(
+            sa.select(t.uploads.c.storage_key).where(t.uploads.c.id == created["upload"]["id"])
+        ).scalar_one()
+    assert user.client.delete(f"/v1/uploads/{created['upload']['id']}").status_code == 204
+    sweep_storage(db, srv.settings, storage)  # the reaper passes between the delete and the POST
+    # S3 itself accepts the still-valid POST policy: the bytes land with no row.
+    form = httpx.post(created["target"]["url"], data=created["target"]["fields"], files={"file": ("b", data)})
+    assert form.status_code == 204 and storage.exists(key)
+    sweep_storage(db, srv.settings, storage)
+    assert storage.exists(key)  # the late purge waits until the policy has expired...
+    p = t.storage_purges
+    with db.begin() as conn:  # ...so move the clock past it
+        conn.execute(sa.update(p).where(p.c.storage_key == key).values(due_at=sa.func.now()))
+    assert key in sweep_storage(db, srv.settings, storage).purged_keys
+    assert not storage.exists(key)
+
+
+def test_s3_downloads_are_typed_from_the_probe_not_the_name(s3_server, user_factory, media_files):
+    user = user_factory(server=s3_server)
+    up = upload_file(user.client, media_files.wav, "audio/wav", filename="evil.html")
+    assert up["status"] == "ready"
+    r = httpx.get(user.client.get(f"/v1/uploads/{up['id']}/download").json()["url"])
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    assert r.headers["content-disposition"].startswith("attachment;")

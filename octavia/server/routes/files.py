@@ -4,21 +4,25 @@
 as it passes the size in the token (up front when Content-Length says so). The 413 carries
 ``Connection: close`` so uvicorn drops the connection instead of draining a huge body.
 Objects are write-once: a second PUT with the same token cannot swap the bytes after the
-server probed them. ``GET /v1/files/{token}`` downloads with Content-Disposition.
+server probed them, and a PUT for an upload that is no longer pending (deleted, rejected,
+expired: its signed URL is still valid) stores nothing. ``GET /v1/files/{token}`` downloads
+as an attachment, typed as the token says (never from the file name), with ``nosniff``.
 """
 
 from __future__ import annotations
 
-import mimetypes
 import os
 from typing import Any
 
+import anyio
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from octavia.server import tables as t
 from octavia.server.problems import problem
 from octavia.server.security import BadToken, unsign
-from octavia.server.storage import GET_PURPOSE, PUT_PURPOSE, LocalStorage
+from octavia.server.storage import GET_PURPOSE, OCTET, PUT_PURPOSE, LocalStorage
 
 router = APIRouter(prefix="/v1/files", tags=["files"], include_in_schema=False)
 _CLOSE = {"Connection": "close"}
@@ -45,6 +49,21 @@ def _too_large(limit: int) -> JSONResponse:
     )
 
 
+def _pending(request: Request, key: str) -> bool:
+    """Whether an upload still waits for the bytes of ``key``."""
+    u = t.uploads
+    with request.app.state.db.read() as conn:
+        q = sa.select(u.c.id).where(u.c.storage_key == key, u.c.status == "pending")
+        return conn.execute(q).first() is not None
+
+
+def _gone() -> JSONResponse:
+    return problem(
+        410, "upload_gone", "This upload was deleted, rejected or has expired.",
+        "Declare a new upload with POST /v1/uploads.", headers=_CLOSE,
+    )  # fmt: skip
+
+
 @router.put("/{token}")
 async def put_file(token: str, request: Request) -> Response:
     claims = _claims(request, token, PUT_PURPOSE)
@@ -64,6 +83,8 @@ async def put_file(token: str, request: Request) -> Response:
     key = str(claims["k"])
     if storage.exists(key):
         return problem(409, "already_uploaded", "These bytes were already uploaded.", headers=_CLOSE)
+    if not await anyio.to_thread.run_sync(_pending, request, key):
+        return _gone()
     partial = storage.partial_path(key)
     total = 0
     try:
@@ -81,6 +102,11 @@ async def put_file(token: str, request: Request) -> Response:
             return problem(409, "already_uploaded", "These bytes were already uploaded.")
     finally:
         partial.unlink(missing_ok=True)
+    if not await anyio.to_thread.run_sync(
+        _pending, request, key
+    ):  # deleted or expired while the body streamed in
+        storage.delete(key)
+        return _gone()
     return JSONResponse({"size": total}, status_code=200)
 
 
@@ -95,5 +121,8 @@ def get_file(token: str, request: Request) -> Response:
     if not path.is_file():
         return problem(404, "not_found", "File not found.")
     filename = claims.get("fn")
-    media_type = (mimetypes.guess_type(filename)[0] if filename else None) or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, filename=filename, content_disposition_type="attachment")
+    media_type = str(claims.get("ct") or OCTET)
+    return FileResponse(
+        path, media_type=media_type, filename=filename, content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )  # fmt: skip

@@ -161,7 +161,12 @@ def list_artifacts(
             sa.select(t.artifacts).where(t.artifacts.c.job_id == job_id).order_by(t.artifacts.c.name)
         )
         return [
-            _artifact(a, storage.presign_get(a.storage_key, expires=ttl, filename=a.name), ttl) for a in rows
+            _artifact(
+                a,
+                storage.presign_get(a.storage_key, expires=ttl, filename=a.name, content_type=a.content_type),
+                ttl,
+            )
+            for a in rows
         ]
 
 
@@ -178,7 +183,7 @@ def get_artifact(
         ).first()
     if a is None:
         raise J.NotFound("Artifact not found.")
-    url = storage.presign_get(a.storage_key, expires=ttl, filename=a.name)
+    url = storage.presign_get(a.storage_key, expires=ttl, filename=a.name, content_type=a.content_type)
     if redirect:
         return RedirectResponse(url, status_code=307)
     return JSONResponse(_artifact(a, url, ttl))

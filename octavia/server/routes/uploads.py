@@ -25,9 +25,11 @@ from octavia.server import tables as t
 from octavia.server.db import new_id, owned_row, utcnow
 from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep
 from octavia.server.problems import ApiError, not_found
+from octavia.server.quota import check_quota
 from octavia.server.routes.projects import owned_project
 from octavia.server.settings import ServerSettings
-from octavia.server.storage import Storage, local_copy
+from octavia.server.storage import OCTET, Storage, local_copy
+from octavia.server.storage_sweep import forget_upload_bytes
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 UploadStatus = Literal["pending", "ready", "rejected"]
@@ -132,6 +134,7 @@ def create_upload(
     with db.begin() as conn:
         if body.project_id is not None:
             owned_project(conn, user.id, body.project_id)
+        check_quota(conn, settings, user.id, body.size)
         conn.execute(
             sa.insert(t.uploads).values(
                 id=upload_id,
@@ -252,11 +255,13 @@ def complete_upload(
     if status == "rejected":
         storage.delete(row.storage_key)  # unusable bytes: free the space now
     with db.begin() as conn:
-        conn.execute(
+        res = conn.execute(
             sa.update(t.uploads)
             .where(t.uploads.c.id == upload_id, t.uploads.c.status == "pending")
             .values(status=status, **values)
         )
+        if status == "rejected" and res.rowcount == 1:
+            forget_upload_bytes(conn, settings, row, "rejected")  # bytes sent again must not stay
         return upload_out(owned_upload(conn, user.id, upload_id))
 
 
@@ -269,12 +274,36 @@ def download_upload(
     if row.status != "ready":
         raise ApiError(409, "upload_not_ready", f"The upload is {row.status}.")
     ttl = settings.download_url_ttl_s
-    url = storage.presign_get(row.storage_key, expires=ttl, filename=row.filename)
+    ctype = served_media_type(row.media)
+    url = storage.presign_get(row.storage_key, expires=ttl, filename=row.filename, content_type=ctype)
     return DownloadOut(url=url, expires_at=utcnow() + timedelta(seconds=ttl))
 
 
+#: Demuxer name (what the probe found, not what the client declared) → the type downloads are
+#: served as. Anything else is served as application/octet-stream.
+_SERVED_TYPES = {
+    "wav": ("audio/wav", "audio/wav"), "mp3": ("audio/mpeg", "audio/mpeg"),
+    "flac": ("audio/flac", "audio/flac"), "ogg": ("audio/ogg", "video/ogg"),
+    "aac": ("audio/aac", "audio/aac"), "mov,mp4,m4a,3gp,3g2,mj2": ("audio/mp4", "video/mp4"),
+    "matroska,webm": ("audio/webm", "video/webm"), "avi": ("video/x-msvideo", "video/x-msvideo"),
+}  # fmt: skip
+
+
+def served_media_type(media: dict[str, Any] | None) -> str:
+    """The validated type of a ready upload, from its probe (audio or video by its streams)."""
+    if not media:
+        return OCTET
+    pair = _SERVED_TYPES.get(str(media.get("format_name")))
+    if pair is None:
+        return OCTET
+    video = any(s.get("kind") == "video" for s in media.get("streams") or ())
+    return pair[1] if video else pair[0]
+
+
 @router.delete("/{upload_id}", status_code=204)
-def delete_upload(upload_id: str, user: CurrentUser, db: DbDep, storage: StorageDep) -> Response:
+def delete_upload(
+    upload_id: str, user: CurrentUser, db: DbDep, settings: SettingsDep, storage: StorageDep
+) -> Response:
     with db.begin() as conn:
         row = owned_upload(conn, user.id, upload_id)
         active = conn.execute(
@@ -287,5 +316,6 @@ def delete_upload(upload_id: str, user: CurrentUser, db: DbDep, storage: Storage
                 409, "upload_in_use", "A queued or running job uses this upload.", "Cancel it first."
             )
         conn.execute(sa.delete(t.uploads).where(t.uploads.c.id == upload_id))
+        forget_upload_bytes(conn, settings, row, "deleted")  # also bytes sent after this delete
     storage.delete(row.storage_key)
     return Response(status_code=204)
