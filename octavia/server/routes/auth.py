@@ -20,7 +20,7 @@ from octavia.server import tables as t
 from octavia.server.db import new_id, utcnow
 from octavia.server.deps import CurrentUser, DbDep, EmailDep, HasherDep, SettingsDep
 from octavia.server.email import Mail
-from octavia.server.problems import ApiError
+from octavia.server.problems import ApiError, responses
 from octavia.server.ratelimit import rate_limit
 from octavia.server.security import SESSION_PREFIX, new_secret_token, sha256_hex
 from octavia.server.settings import ServerSettings
@@ -136,7 +136,7 @@ def _signup_again_mail(to: str) -> Mail:
     )
 
 
-@router.post("/signup", status_code=202, dependencies=_limited("signup"))
+@router.post("/signup", status_code=202, dependencies=_limited("signup"), responses=responses(503))
 def signup(
     body: Credentials, db: DbDep, settings: SettingsDep, hasher: HasherDep, email: EmailDep
 ) -> dict[str, str]:
@@ -191,19 +191,24 @@ def _verify(token: str, db: DbDep, settings: ServerSettings) -> dict[str, Any]:
     return {"status": "verified"}
 
 
-@router.post("/verify", dependencies=_limited("verify"))
+@router.post("/verify", dependencies=_limited("verify"), responses=responses(400))
 def verify(body: TokenBody, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
     return _verify(body.token, db, settings)
 
 
-@router.get("/verify", dependencies=_limited("verify"), summary="Verify (the link in the email)")
+@router.get(
+    "/verify",
+    dependencies=_limited("verify"),
+    summary="Verify (the link in the email)",
+    responses=responses(400),
+)
 def verify_link(
     token: Annotated[str, Query(max_length=200)], db: DbDep, settings: SettingsDep
 ) -> dict[str, Any]:
     return _verify(token, db, settings)
 
 
-@router.post("/verify/resend", status_code=202, dependencies=_limited("resend"))
+@router.post("/verify/resend", status_code=202, dependencies=_limited("resend"), responses=responses(503))
 def resend(body: EmailBody, db: DbDep, settings: SettingsDep, email: EmailDep) -> dict[str, str]:
     addr = normalize_email(body.email)
     token = None
@@ -234,7 +239,7 @@ def create_session(conn: Connection, settings: ServerSettings, user_id: str) -> 
     return token, expires
 
 
-@router.post("/login", dependencies=_limited("login"))
+@router.post("/login", dependencies=_limited("login"), responses=responses(401, 403))
 def login(body: LoginBody, db: DbDep, settings: SettingsDep, hasher: HasherDep) -> SessionOut:
     addr = normalize_email(body.email)
     with db.read() as conn:
@@ -256,7 +261,7 @@ def login(body: LoginBody, db: DbDep, settings: SettingsDep, hasher: HasherDep) 
     return SessionOut(token=token, expires_at=expires, user_id=row.id, email=row.email)
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=responses(400))
 def logout(user: CurrentUser, db: DbDep) -> Response:
     if user.via != "session":
         raise ApiError(400, "not_a_session", "API keys are revoked with DELETE /v1/account/api-keys/{id}.")
@@ -267,7 +272,7 @@ def logout(user: CurrentUser, db: DbDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/password/forgot", status_code=202, dependencies=_limited("forgot"))
+@router.post("/password/forgot", status_code=202, dependencies=_limited("forgot"), responses=responses(503))
 def forgot_password(body: EmailBody, db: DbDep, settings: SettingsDep, email: EmailDep) -> dict[str, str]:
     addr = normalize_email(body.email)
     token = None
@@ -288,7 +293,7 @@ def revoke_sessions(conn: Connection, user_id: str) -> None:
     )
 
 
-@router.post("/password/reset", dependencies=_limited("reset"))
+@router.post("/password/reset", dependencies=_limited("reset"), responses=responses(400))
 def reset_password(body: ResetBody, db: DbDep, hasher: HasherDep, settings: SettingsDep) -> dict[str, str]:
     pw_hash = hasher.hash(body.password)
     with db.begin() as conn:

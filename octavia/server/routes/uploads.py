@@ -24,10 +24,11 @@ from octavia.errors import InputError
 from octavia.server import tables as t
 from octavia.server.db import new_id, owned_row, utcnow
 from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep
-from octavia.server.problems import ApiError, not_found
+from octavia.server.problems import ApiError, not_found, responses
 from octavia.server.routes.projects import owned_project
 from octavia.server.settings import ServerSettings
 from octavia.server.storage import Storage, local_copy
+from octavia.server.validation import Offset
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 UploadStatus = Literal["pending", "ready", "rejected"]
@@ -106,7 +107,7 @@ def owned_upload(conn: Connection, user_id: str, upload_id: str) -> Any:
     return row
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=responses(404, 413, 415))
 def create_upload(
     body: UploadCreate, user: CurrentUser, db: DbDep, settings: SettingsDep, storage: StorageDep
 ) -> UploadCreated:
@@ -167,7 +168,7 @@ def list_uploads(
     status: UploadStatus | None = None,
     project_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[UploadOut]:
     q = sa.select(t.uploads).where(t.uploads.c.user_id == user.id)
     if status:
@@ -179,7 +180,7 @@ def list_uploads(
         return [upload_out(r) for r in conn.execute(q)]
 
 
-@router.get("/{upload_id}")
+@router.get("/{upload_id}", responses=responses(404))
 def get_upload(upload_id: str, user: CurrentUser, db: DbDep) -> UploadOut:
     with db.read() as conn:
         return upload_out(owned_upload(conn, user.id, upload_id))
@@ -215,7 +216,7 @@ def _inspect(storage: Storage, row: Any, settings: ServerSettings) -> tuple[Uplo
     return "ready", values
 
 
-@router.post("/{upload_id}/complete")
+@router.post("/{upload_id}/complete", responses=responses(404, 409))
 def complete_upload(
     upload_id: str, user: CurrentUser, db: DbDep, settings: SettingsDep, storage: StorageDep
 ) -> UploadOut:
@@ -243,7 +244,7 @@ def complete_upload(
         return upload_out(owned_upload(conn, user.id, upload_id))
 
 
-@router.get("/{upload_id}/download")
+@router.get("/{upload_id}/download", responses=responses(404, 409))
 def download_upload(
     upload_id: str, user: CurrentUser, db: DbDep, settings: SettingsDep, storage: StorageDep
 ) -> DownloadOut:
@@ -256,7 +257,7 @@ def download_upload(
     return DownloadOut(url=url, expires_at=utcnow() + timedelta(seconds=ttl))
 
 
-@router.delete("/{upload_id}", status_code=204)
+@router.delete("/{upload_id}", status_code=204, responses=responses(404, 409))
 def delete_upload(upload_id: str, user: CurrentUser, db: DbDep, storage: StorageDep) -> Response:
     with db.begin() as conn:
         row = owned_upload(conn, user.id, upload_id)
