@@ -2,14 +2,15 @@
 
 * Integers: PostgreSQL ``bigint`` (and SQLite's INTEGER) end at 2⁶³−1, so an ``offset`` or an
   event id past it is an error in the database driver, not an empty page. :data:`Offset`,
-  :data:`RowId` and :data:`EventId` are the one bounded type for every such parameter.
+  :data:`BeforeId`, :data:`AfterEventId` and :data:`LastEventId` bound every such parameter.
 * Strings: PostgreSQL text cannot hold NUL (U+0000) and no UTF-8 codec can encode a lone
   surrogate (``"\\ud800"`` is valid JSON). :func:`reject_unstorable` runs before every route (an
   app-level dependency) and checks the path, the query, the headers and a JSON body for
   them, and a JSON body for numbers beyond 64 bits, NaN/Infinity (PostgreSQL ``jsonb`` has
   neither) and nesting deeper than :data:`MAX_DEPTH`.
 
-:func:`unstorable` is the walk itself; the webhook receiver uses it on signed payloads too.
+:func:`unstorable` is the walk itself; the webhook receiver uses it on signed payloads too,
+with :func:`storable` for the copy it keeps of a payload it must not refuse.
 """
 
 from __future__ import annotations
@@ -152,5 +153,7 @@ __all__ = [
     "LastEventId",
     "Offset",
     "reject_unstorable",
+    "storable",
+    "storable_text",
     "unstorable",
 ]
