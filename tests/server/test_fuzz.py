@@ -83,7 +83,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         "--max-examples", "25", "--max-time", str(FUZZ_SECONDS),
         # One worker: with two, Hypothesis' lambda-source cache races in Python 3.11's ast
         # ("AST constructor recursion depth mismatch", a Runtime Error of the fuzzer itself).
-        "--workers", "1", "--seed", "20261202", "--generation-database", "none",
+        "--workers", "1", "--seed", os.environ.get("OCTAVIA_FUZZ_SEED", "20261202"), "--generation-database", "none",
         "--request-timeout", "20", "--max-redirects", "0",
         "--report", "junit", "--report-junit-path", str(junit),
         "--no-color", "--output-truncate", "false",
