@@ -134,7 +134,7 @@ def _process(
     "/polar",
     responses={
         200: {"description": "Processed, a duplicate, or ignored (see `status`)."},
-        202: {"description": "An event type this server does not know: recorded, ignored."},
+        202: {"description": "An event type this server does not know, or nested too deep: ignored."},
         **responses(400, 401, 413, 503),
     },
 )
