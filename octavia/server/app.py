@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from octavia._version import __version__
@@ -130,6 +130,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     )
     from octavia.server.security import PasswordHasher
     from octavia.server.storage import build_storage
+    from octavia.server.validation import reject_unstorable
 
     settings = settings or load_server_settings()
     if settings.should_migrate():
@@ -160,6 +161,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        # Before every route: NUL and other unstorable input is a 422, not a database error.
+        dependencies=[Depends(reject_unstorable)],
     )
     limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     app.state.settings = settings

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from octavia.server import tables as t
 from octavia.server.db import Database, utcnow
 from octavia.server.email import EmailSender
-from octavia.server.problems import ApiError
+from octavia.server.problems import ApiError, raises
 from octavia.server.security import API_KEY_PREFIX, SESSION_PREFIX, PasswordHasher, sha256_hex
 from octavia.server.settings import ServerSettings
 from octavia.server.storage import Storage
@@ -121,6 +121,7 @@ def authenticate(db: Database, token: str) -> AuthUser:
     return AuthUser(row.id, row.email, bool(row.is_admin), row.email_verified_at is not None, via, row.cid)
 
 
+@raises(401)
 def current_user(
     db: DbDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> AuthUser:
@@ -129,6 +130,7 @@ def current_user(
     return authenticate(db, creds.credentials)
 
 
+@raises(403)
 def admin_user(user: Annotated[AuthUser, Depends(current_user)]) -> AuthUser:
     if not user.is_admin:
         raise ApiError(403, "forbidden", "This needs an administrator account.")

@@ -35,6 +35,7 @@ from octavia.errors import InputError, OctaviaError
 from octavia.server import credits
 from octavia.server.db import utcnow
 from octavia.server.tables import polar_orders, users
+from octavia.server.validation import storable_text
 
 if TYPE_CHECKING:
     from polar.v2026_10.outputs import Order
@@ -47,6 +48,8 @@ log = logging.getLogger("octavia.server.billing")
 #: Our user id travels as ``external_customer_id`` and, as a fallback, in this metadata key.
 USER_METADATA_KEY = "octavia_user_id"
 CHECKOUT_TIMEOUT_S = 10.0
+#: polar_orders amounts are INTEGER columns (cents): 2³¹−1 is over 21 million dollars.
+MAX_AMOUNT = 2**31 - 1
 
 
 class BillingNotConfigured(OctaviaError):
@@ -179,6 +182,19 @@ class OrderFacts:
     metadata_user_id: str | None
     net_amount: int
     refunded_amount: int
+
+    def __post_init__(self) -> None:
+        # Signed by Polar is not the same as storable: the amounts go to INTEGER columns and
+        # the ids into queries; out of range, the order is unusable (ValueError), not a 500.
+        for name in ("net_amount", "refunded_amount"):
+            amount = getattr(self, name)
+            if not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
+                raise ValueError(f"{name} {amount!r} is outside 0..{MAX_AMOUNT}")
+        texts = (self.order_id, self.billing_reason, self.product_id, self.external_customer_id,
+                 self.metadata_user_id)  # fmt: skip
+        for text in texts:
+            if text is not None and (len(text) > 255 or storable_text(text) != text):
+                raise ValueError(f"unusable id or reason {text[:80]!r}")
 
     @classmethod
     def from_order(cls, order: Order) -> OrderFacts:

@@ -32,7 +32,7 @@ from fastapi import Request
 from octavia.errors import InputError
 from octavia.server import tables as t
 from octavia.server.db import Database, new_id, utcnow
-from octavia.server.problems import ApiError
+from octavia.server.problems import ApiError, raises
 
 _UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)?\s*(second|minute|hour|day)s?\s*$")
@@ -112,6 +112,7 @@ def client_ip(request: Request) -> str:
 def rate_limit(name: str, setting: str) -> Callable[[Request], None]:
     """A dependency enforcing ``settings.<setting>`` per client IP for the bucket ``name``."""
 
+    @raises(429)
     def check(request: Request) -> None:
         rate = getattr(request.app.state.settings, setting)
         limit, window = parse_rate(rate)

@@ -14,7 +14,7 @@ from octavia.server import tables as t
 from octavia.server.db import new_id, utcnow
 from octavia.server.deps import CurrentUser, DbDep, HasherDep, SettingsDep
 from octavia.server.passwords import check_password
-from octavia.server.problems import ApiError, not_found
+from octavia.server.problems import ApiError, not_found, responses
 from octavia.server.routes.auth import queued, revoke_credentials
 from octavia.server.security import API_KEY_DISPLAY_CHARS, API_KEY_PREFIX, new_secret_token, sha256_hex
 
@@ -64,7 +64,7 @@ def me(user: CurrentUser, db: DbDep) -> AccountOut:
     )
 
 
-@router.post("/password")
+@router.post("/password", responses=responses(403))
 def change_password(
     body: PasswordChange,
     request: Request,
@@ -139,7 +139,7 @@ def list_api_keys(user: CurrentUser, db: DbDep) -> list[ApiKeyOut]:
     return [_key_out(r) for r in rows]
 
 
-@router.delete("/api-keys/{key_id}", status_code=204)
+@router.delete("/api-keys/{key_id}", status_code=204, responses=responses(404))
 def revoke_api_key(key_id: str, user: CurrentUser, db: DbDep) -> Response:
     k = t.api_keys
     with db.begin() as conn:

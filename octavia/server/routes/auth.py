@@ -24,7 +24,7 @@ from octavia.server.accountmail import consume_email_token, normalize_email
 from octavia.server.db import new_id, utcnow
 from octavia.server.deps import CurrentUser, DbDep, HasherDep, SettingsDep
 from octavia.server.passwords import check_password, welcome_reference
-from octavia.server.problems import ApiError
+from octavia.server.problems import ApiError, responses
 from octavia.server.ratelimit import AccountThrottle, parse_rate, rate_limit, too_many
 from octavia.server.security import SESSION_PREFIX, new_secret_token, sha256_hex
 from octavia.server.settings import ServerSettings
@@ -133,12 +133,17 @@ def _verify(token: str, db: DbDep, settings: ServerSettings) -> dict[str, Any]:
     return {"status": "verified"}
 
 
-@router.post("/verify", dependencies=_limited("verify"))
+@router.post("/verify", dependencies=_limited("verify"), responses=responses(400))
 def verify(body: TokenBody, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
     return _verify(body.token, db, settings)
 
 
-@router.get("/verify", dependencies=_limited("verify"), summary="Verify (the link in the email)")
+@router.get(
+    "/verify",
+    dependencies=_limited("verify"),
+    summary="Verify (the link in the email)",
+    responses=responses(400),
+)
 def verify_link(
     token: Annotated[str, Query(max_length=200)], db: DbDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -169,7 +174,7 @@ def create_session(conn: Connection, settings: ServerSettings, user_id: str) -> 
     return token, expires
 
 
-@router.post("/login", dependencies=_limited("login"))
+@router.post("/login", dependencies=_limited("login"), responses=responses(401, 403))
 def login(
     body: LoginBody, request: Request, db: DbDep, settings: SettingsDep, hasher: HasherDep
 ) -> SessionOut:
@@ -200,7 +205,7 @@ def login(
     return SessionOut(token=token, expires_at=expires, user_id=row.id, email=row.email)
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=responses(400))
 def logout(user: CurrentUser, db: DbDep) -> Response:
     if user.via != "session":
         raise ApiError(400, "not_a_session", "API keys are revoked with DELETE /v1/account/api-keys/{id}.")
@@ -235,7 +240,7 @@ def revoke_credentials(conn: Connection, user_id: str, *, keep_session: str | No
     return {"sessions_revoked": int(sessions), "api_keys_revoked": int(keys)}
 
 
-@router.post("/password/reset", dependencies=_limited("reset"))
+@router.post("/password/reset", dependencies=_limited("reset"), responses=responses(400))
 def reset_password(
     body: ResetBody, request: Request, db: DbDep, hasher: HasherDep, settings: SettingsDep
 ) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from octavia.server import credits, polar
 from octavia.server.deps import CurrentUser, DbDep, SettingsDep
+from octavia.server.problems import responses
+from octavia.server.validation import BeforeId
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
 
@@ -19,7 +21,7 @@ def billing_overview(
     db: DbDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="Ledger id: entries older than this.")] = None,
+    before: BeforeId = None,
 ) -> dict[str, Any]:
     """The caller's balance, debt, purchasable packs and ledger entries (newest first, by ``before``)."""
     with db.read() as conn:
@@ -50,7 +52,7 @@ class CheckoutBody(BaseModel):
         return self
 
 
-@router.post("/checkout", status_code=201)
+@router.post("/checkout", status_code=201, responses=responses(502, 503))
 def create_checkout(body: CheckoutBody, user: CurrentUser, settings: SettingsDep) -> dict[str, str]:
     """Open a Polar checkout for a credit pack; send the user to ``url``. Credits arrive by webhook."""
     product_id = polar.resolve_product(settings, product_id=body.product_id, credits_wanted=body.credits)

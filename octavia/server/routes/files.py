@@ -78,7 +78,7 @@ async def put_file(token: str, request: Request) -> Response:
             415, "wrong_content_type", f"Content-Type must be {claims['ct']!r}, as declared.", headers=_CLOSE
         )
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         return _too_large(limit)
     key = str(claims["k"])
     if storage.exists(key):

@@ -21,7 +21,9 @@ from octavia.server import jobs as J
 from octavia.server import tables as t
 from octavia.server.db import utcnow
 from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep
+from octavia.server.problems import responses
 from octavia.server.ratelimit import rate_limit
+from octavia.server.validation import AfterEventId, LastEventId, Offset
 
 log = logging.getLogger("octavia.server")
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -81,7 +83,11 @@ def _out(row: Any) -> dict[str, Any]:
     return J.job_dict(row)
 
 
-@router.post("", status_code=201, dependencies=[Depends(rate_limit("jobs:create", "rate_limit_jobs"))])
+@router.post(
+    "", status_code=201, dependencies=[Depends(rate_limit("jobs:create", "rate_limit_jobs"))],
+    responses={200: {"description": "The job an earlier request with this Idempotency-Key created."},
+               **responses(402, 404)},
+)  # fmt: skip
 def create_job(
     body: JobCreate, response: Response, user: CurrentUser, db: DbDep, settings: SettingsDep, queue: QueueDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
@@ -105,7 +111,7 @@ def create_job(
 @router.get("")
 def list_jobs(
     user: CurrentUser, db: DbDep, status: JobStatus | None = None, kind: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Offset = 0,
 ) -> list[dict[str, Any]]:  # fmt: skip
     with db.read() as conn:
         return [
@@ -113,32 +119,31 @@ def list_jobs(
         ]
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", responses=responses(404))
 def get_job(job_id: str, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     with db.read() as conn:
         return _out(J.owned_job(conn, user.id, job_id))
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", responses=responses(404, 409))
 def cancel_job(job_id: str, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     return _out(J.cancel_job(db, user_id=user.id, job_id=job_id))
 
 
 @router.get("/{job_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})  # fmt: skip
+            responses={200: {"content": {"text/event-stream": {}}}, **responses(404)})  # fmt: skip
 def job_events(
     job_id: str, user: CurrentUser, db: DbDep,
-    last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
+    last_event_id: LastEventId = None,
+    after: AfterEventId = None,
     poll: Annotated[float, Query(ge=0.05, le=10)] = 0.5,
 ) -> StreamingResponse:  # fmt: skip
     from octavia.server.sse import job_events as stream
 
     with db.read() as conn:
         J.owned_job(conn, user.id, job_id)
-    start = after if after is not None else 0
-    if after is None and last_event_id is not None and last_event_id.isdigit():
-        start = int(last_event_id)
+    # Both are bounded integers (422 otherwise), so the stream's queries cannot fail on them.
+    start = after if after is not None else (last_event_id or 0)
     return StreamingResponse(
         stream(db, job_id, after=start, poll_s=poll), media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -150,7 +155,7 @@ def _artifact(a: Any, url: str, ttl: int) -> dict[str, Any]:
             "expires_at": (utcnow() + timedelta(seconds=ttl)).isoformat()}  # fmt: skip
 
 
-@router.get("/{job_id}/artifacts")
+@router.get("/{job_id}/artifacts", responses=responses(404))
 def list_artifacts(
     job_id: str, user: CurrentUser, db: DbDep, storage: StorageDep, settings: SettingsDep
 ) -> list[dict[str, Any]]:
@@ -170,7 +175,11 @@ def list_artifacts(
         ]
 
 
-@router.get("/{job_id}/artifacts/{name}", response_model=None)
+@router.get(
+    "/{job_id}/artifacts/{name}", response_model=None,
+    responses={200: {"description": "With redirect=false: the signed URL."},
+               307: {"description": "A redirect to the signed URL."}, **responses(404)},
+)  # fmt: skip
 def get_artifact(
     job_id: str, name: str, user: CurrentUser, db: DbDep, storage: StorageDep, settings: SettingsDep,
     redirect: bool = True,

@@ -49,7 +49,10 @@ def _check_queue(request: Request) -> dict[str, Any]:
     return {"ok": True, "backend": request.app.state.settings.queue, "pending": queue.pending()}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={503: {"description": "Not ready; `checks` says why.", "content": {"application/json": {}}}},
+)
 def readyz(request: Request) -> JSONResponse:
     """200 when the database answers, its schema is at head and the queue answers; else 503."""
     checks: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from octavia.server import tables as t
 from octavia.server.db import new_id, owned_row, utcnow
 from octavia.server.deps import CurrentUser, DbDep
-from octavia.server.problems import not_found
+from octavia.server.problems import not_found, responses
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
@@ -53,14 +53,14 @@ def list_projects(user: CurrentUser, db: DbDep) -> list[ProjectOut]:
     return [ProjectOut(id=r.id, name=r.name, created_at=r.created_at) for r in rows]
 
 
-@router.get("/{project_id}")
+@router.get("/{project_id}", responses=responses(404))
 def get_project(project_id: str, user: CurrentUser, db: DbDep) -> ProjectOut:
     with db.read() as conn:
         r = owned_project(conn, user.id, project_id)
     return ProjectOut(id=r.id, name=r.name, created_at=r.created_at)
 
 
-@router.delete("/{project_id}", status_code=204)
+@router.delete("/{project_id}", status_code=204, responses=responses(404))
 def delete_project(project_id: str, user: CurrentUser, db: DbDep) -> Response:
     # Uploads and jobs stay; their project_id becomes NULL (ON DELETE SET NULL).
     with db.begin() as conn:

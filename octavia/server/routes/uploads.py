@@ -24,12 +24,13 @@ from octavia.errors import InputError
 from octavia.server import tables as t
 from octavia.server.db import new_id, owned_row, utcnow
 from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep
-from octavia.server.problems import ApiError, not_found
+from octavia.server.problems import ApiError, not_found, responses
 from octavia.server.quota import check_quota
 from octavia.server.routes.projects import owned_project
 from octavia.server.settings import ServerSettings
 from octavia.server.storage import OCTET, Storage, local_copy
 from octavia.server.storage_sweep import forget_upload_bytes
+from octavia.server.validation import Offset
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 UploadStatus = Literal["pending", "ready", "rejected"]
@@ -108,7 +109,7 @@ def owned_upload(conn: Connection, user_id: str, upload_id: str) -> Any:
     return row
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=responses(404, 413, 415))
 def create_upload(
     body: UploadCreate, user: CurrentUser, db: DbDep, settings: SettingsDep, storage: StorageDep
 ) -> UploadCreated:
@@ -170,7 +171,7 @@ def list_uploads(
     status: UploadStatus | None = None,
     project_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[UploadOut]:
     q = sa.select(t.uploads).where(t.uploads.c.user_id == user.id)
     if status:
@@ -182,7 +183,7 @@ def list_uploads(
         return [upload_out(r) for r in conn.execute(q)]
 
 
-@router.get("/{upload_id}")
+@router.get("/{upload_id}", responses=responses(404))
 def get_upload(upload_id: str, user: CurrentUser, db: DbDep) -> UploadOut:
     with db.read() as conn:
         return upload_out(owned_upload(conn, user.id, upload_id))
@@ -235,7 +236,7 @@ def _measure(path: Path, filename: str) -> float | str:
         return "Length unknown: " + exc.message.replace(str(path), filename)
 
 
-@router.post("/{upload_id}/complete")
+@router.post("/{upload_id}/complete", responses=responses(404, 409))
 def complete_upload(
     upload_id: str, user: CurrentUser, db: DbDep, settings: SettingsDep, storage: StorageDep
 ) -> UploadOut:
@@ -265,7 +266,7 @@ def complete_upload(
         return upload_out(owned_upload(conn, user.id, upload_id))
 
 
-@router.get("/{upload_id}/download")
+@router.get("/{upload_id}/download", responses=responses(404, 409))
 def download_upload(
     upload_id: str, user: CurrentUser, db: DbDep, settings: SettingsDep, storage: StorageDep
 ) -> DownloadOut:
@@ -300,7 +301,7 @@ def served_media_type(media: dict[str, Any] | None) -> str:
     return pair[1] if video else pair[0]
 
 
-@router.delete("/{upload_id}", status_code=204)
+@router.delete("/{upload_id}", status_code=204, responses=responses(404, 409))
 def delete_upload(
     upload_id: str, user: CurrentUser, db: DbDep, settings: SettingsDep, storage: StorageDep
 ) -> Response:
