@@ -32,8 +32,10 @@ def validate_job_options(kind: str, options: Mapping[str, Any], settings: object
     model = stored.get("whisper_model")
     if model is not None and model != "auto":
         _require_installed(resolver, "whisper", model, "whisper_model")
-    engine, _, tts_model = str(stored.get("tts") or getattr(settings, "tts", "auto")).partition(":")
-    if tts_model:
+    asked = stored.get("tts")
+    # The server's own default (OCTAVIA_TTS) may name a model by path; only the client's is checked.
+    engine, _, tts_model = str(asked or getattr(settings, "tts", "auto")).partition(":")
+    if asked and tts_model:
         if engine not in ("coqui", "piper"):
             raise InputError(
                 f"tts {engine}:… takes no model name.", "Use coqui:MODEL, piper:VOICE or the engine alone."
@@ -56,7 +58,12 @@ def _require_installed(resolver: ModelResolver, engine: str, name: str, option: 
         offered = sorted(e.spec.name for e in entries if _installed(resolver, e.spec))
         raise InputError(
             f"{option} {name!r} is not a {engine} model this server has installed.",
-            f"Installed: {', '.join(offered) or 'none'}.",
+            f"Installed: {', '.join(offered) or 'none'}."
+            + (
+                " A Coqui or tts-server speaker needs tts=coqui or tts=tts-server."
+                if option == "voice"
+                else ""
+            ),
         )
 
 

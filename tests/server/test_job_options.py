@@ -40,6 +40,8 @@ PROBES = [
     ("dub", {"max_speed": 0}, "max_speed"),
     ("dub", {"tts_model": "/srv/models"}, "tts_model"),
     ("dub", {"review": True}, "review"),
+    ("dub", {"tts": "coqui", "voice": "../../etc/passwd"}, "speaker name"),
+    ("dub", {"tts": "tts-server:/etc"}, "takes no model"),
 ]
 
 
@@ -77,6 +79,8 @@ def test_installed_models_and_voices_are_accepted_and_stored_as_sent(queued_serv
     r = user.client.post("/v1/jobs", json=_body(up["id"], "dub", options))
     assert r.status_code == 201, r.text
     assert r.json()["options"] == options
+    speaker = {"tts": "coqui", "voice": "Claribel Dervla"}  # a speaker name, for an engine that has speakers
+    assert user.client.post("/v1/jobs", json=_body(up["id"], "translate-audio", speaker)).status_code == 201
     r = user.client.post(
         "/v1/jobs", json=_body(up["id"], "subtitle", {"layout": {"max_lines": 1}, "vad": False})
     )
