@@ -98,3 +98,10 @@ def test_cli_refuses_max_speed_zero_before_the_first_file(tmp_path: Path) -> Non
                   cwd=tmp_path)  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "max_speed" in result.stderr and not out.exists()
+
+
+def test_audio_formats_are_the_ones_the_encoder_knows() -> None:
+    from octavia.pipeline.media import AUDIO_CODECS
+    from octavia.pipeline.options import AUDIO_FORMATS
+
+    assert {f".{f}" for f in AUDIO_FORMATS} == set(AUDIO_CODECS)

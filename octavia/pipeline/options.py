@@ -14,7 +14,7 @@ The server accepts a subset (:data:`SERVER_OPTIONS`) that names no file or direc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -35,7 +35,8 @@ _LAYOUT = LayoutRules()
 _STYLE = AssStyle()
 Translator = Literal["auto", "marian", "hf", "apertium", "whisper"]
 TTS_ENGINES = ("auto", "coqui", "piper", "tts-server")
-AUDIO_FORMATS = ("wav", "flac", "mp3", "m4a", "ogg", "opus")  # media.AUDIO_CODECS, without the dot
+AudioFormat = Literal["wav", "flac", "mp3", "m4a", "ogg", "opus"]  # media.AUDIO_CODECS, without the dot
+AUDIO_FORMATS: tuple[str, ...] = get_args(AudioFormat)
 
 
 class _Model(BaseModel):
@@ -119,7 +120,7 @@ class SubtitleOptions(_Model):
         return tuple(t.strip() for t in terms if t.strip())
 
 
-class _SpeechOptions(SubtitleOptions):
+class SpeechOptions(SubtitleOptions):
     """What both re-speaking kinds add: the voice, the fit to the original timing, the mix."""
 
     tts: str | None = Field(
@@ -147,18 +148,17 @@ class _SpeechOptions(SubtitleOptions):
         return tts
 
 
-class TranslateAudioOptions(_SpeechOptions):
-    audio_format: Literal["wav", "flac", "mp3", "m4a", "ogg", "opus"] | None = Field(
+class TranslateAudioOptions(SpeechOptions):
+    audio_format: AudioFormat | None = Field(
         None, description="Output audio format (default: as the input, else wav)."
     )
 
 
-class DubOptions(_SpeechOptions):
+class DubOptions(SpeechOptions):
     pass
 
 
 JobOptions = SubtitleOptions  # every kind's model is a SubtitleOptions
-SpeechOptions = _SpeechOptions
 OPTIONS: dict[str, type[SubtitleOptions]] = {
     "subtitle": SubtitleOptions,
     "translate-audio": TranslateAudioOptions,
