@@ -12,8 +12,19 @@ from octavia._version import __version__
 if TYPE_CHECKING:
     from octavia.api import dub, subtitle, translate_audio
     from octavia.pipeline.jobs import JobResult, JobSpec
+    from octavia.pipeline.options import DubOptions, SubtitleOptions, TranslateAudioOptions
 
-__all__ = ["JobResult", "JobSpec", "__version__", "dub", "subtitle", "translate_audio"]
+__all__ = [
+    "DubOptions",
+    "JobResult",
+    "JobSpec",
+    "SubtitleOptions",
+    "TranslateAudioOptions",
+    "__version__",
+    "dub",
+    "subtitle",
+    "translate_audio",
+]
 
 _LAZY = {
     "subtitle": "octavia.api",
@@ -21,6 +32,9 @@ _LAZY = {
     "dub": "octavia.api",
     "JobSpec": "octavia.pipeline.jobs",
     "JobResult": "octavia.pipeline.jobs",
+    "SubtitleOptions": "octavia.pipeline.options",
+    "TranslateAudioOptions": "octavia.pipeline.options",
+    "DubOptions": "octavia.pipeline.options",
 }
 
 

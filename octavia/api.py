@@ -14,6 +14,7 @@ from typing import Any
 from octavia.config import Settings
 from octavia.pipeline.factory import Engines
 from octavia.pipeline.jobs import JobResult, JobSpec, run_job
+from octavia.pipeline.options import SubtitleOptions
 from octavia.pipeline.progress import ProgressCallback
 
 
@@ -41,20 +42,18 @@ def run(
     settings: Settings | None = None,
     engines: Engines | None = None,
     progress: ProgressCallback | None = None,
-    options: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | SubtitleOptions | None = None,
 ) -> JobResult:
-    """Run one job of ``kind`` on ``source``; re-running with the same work dir resumes."""
+    """Run one job of ``kind`` on ``source``; re-running with the same work dir resumes.
+
+    ``options`` is the kind's options model (:mod:`octavia.pipeline.options`) or a mapping of
+    its fields; either is validated here, before any work: a bad option is an InputError.
+    """
     source = Path(source)
     out = Path(out_dir) if out_dir is not None else source.parent
+    spec = JobSpec.create(kind, source, options=options, languages=tuple(to), source_language=language,
+                          formats=tuple(formats))  # fmt: skip
     settings = settings or Settings()
-    spec = JobSpec(
-        kind=kind,
-        source=source,
-        languages=tuple(to),
-        source_language=language,
-        formats=tuple(formats),
-        options=dict(options or {}),
-    )
     return run_job(
         spec,
         workdir=Path(work_dir) if work_dir is not None else default_work_dir(source, out),

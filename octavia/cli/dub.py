@@ -23,6 +23,7 @@ from octavia.cli.subtitle import (
     _work_dir,
     settings_from_flags,
 )
+from octavia.pipeline.options import DubOptions, default, parse_options
 
 XTTS_NOTE = (
     "Voice cloning uses Coqui XTTS v2, licensed under the Coqui Public Model License "
@@ -45,15 +46,25 @@ CLONE = typer.Option(False, "--clone-voice", help=f"Speak with the original spea
 SERVER_URL = typer.Option(
     None, "--tts-server-url", help="Base URL of a Coqui tts-server (with --tts tts-server)."
 )
-MAX_SPEED = typer.Option(1.25, "--max-speed", help="Most a clip is sped up (pitch kept) to fit its window.")
+MAX_SPEED = typer.Option(
+    default(DubOptions, "max_speed"),
+    "--max-speed",
+    help="Most a clip is sped up (pitch kept) to fit its window.",
+)
 MAX_OVERFLOW = typer.Option(
     None,
     "--max-overflow",
     help="Fail (exit 1) when a clip overflows its window by more than this many seconds.",
 )
-DUCK_DB = typer.Option(-14.0, "--duck-db", help="Gain of the original audio while dubbed speech plays (dB).")
+DUCK_DB = typer.Option(
+    default(DubOptions, "duck_db"),
+    "--duck-db",
+    help="Gain of the original audio while dubbed speech plays (dB).",
+)
 BACKGROUND = typer.Option(
-    True, "--background/--no-background", help="Keep the original audio, ducked, under the dub."
+    default(DubOptions, "background"),
+    "--background/--no-background",
+    help="Keep the original audio, ducked, under the dub.",
 )
 SEPARATE = typer.Option(
     False, "--separate-vocals", help="Remove the original voice with Demucs (pip install demucs)."
@@ -128,19 +139,23 @@ def _command(kind: str) -> Any:
             raise typer.BadParameter("pass at least one input file (or --resume DIR)", param_hint="FILES")
         if not to:
             raise typer.BadParameter("a target language is required, e.g. --to es", param_hint="--to")
-        options = {
+        if audio_format is not None and kind != "translate-audio":
+            raise typer.BadParameter("only translate-audio writes an audio file", param_hint="--audio-format")
+        given = {
             "whisper_model": model, "transcriber": transcriber, "translator": translator, "keep_terms": parse_list(keep_terms),
             "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
             "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
             "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
         }  # fmt: skip
+        # Checked once, before the first file: a bad value never costs a transcription.
+        options = parse_options(kind, {k: v for k, v in given.items() if v is not None})
 
         def one(path: Path, progress: Any) -> dict[str, Any]:
             out = out_dir or path.parent
             result = run(
                 kind, path, to=parse_list(to), language=language, formats=parse_list(subtitle_format),
                 out_dir=out, work_dir=_work_dir(path, work_dir, out), settings=settings, engines=engines,
-                progress=progress, options={k: v for k, v in options.items() if v is not None},
+                progress=progress, options=options,
             )  # fmt: skip
             return {**result.info, "outputs": {k: str(v) for k, v in result.outputs.items()}}
 
@@ -159,8 +174,8 @@ def _resume(kind: str, workdir: Path, engines: Any, max_overflow: float | None, 
     options = {**data["options"], "review": False}
     if max_overflow is not None:
         options["max_overflow"] = max_overflow
-    spec = JobSpec(
-        kind=str(data.get("kind") or kind), source=Path(data["source"]), languages=tuple(data["languages"]),
+    spec = JobSpec.create(
+        str(data.get("kind") or kind), Path(data["source"]), languages=tuple(data["languages"]),
         source_language=data.get("source_language"), formats=tuple(data["formats"]), options=options,
     )  # fmt: skip
 

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from octavia.cli.batch import expand_inputs, parse_list, run_batch
+from octavia.pipeline.options import Layout, Style, SubtitleOptions, default
 
 # Options shared with other media commands live here so each is declared once.
 LANGUAGE = typer.Option(
@@ -59,14 +60,24 @@ def register(app: typer.Typer) -> None:
         translator: str | None = TRANSLATOR,
         keep_terms: str | None = KEEP_TERMS,
         vad: bool = typer.Option(
-            True, "--vad/--no-vad", help="Skip silence with Silero VAD before transcribing."
+            default(SubtitleOptions, "vad"),
+            "--vad/--no-vad",
+            help="Skip silence with Silero VAD before transcribing.",
         ),
-        max_chars: int = typer.Option(42, help="Characters per subtitle line."),
-        max_lines: int = typer.Option(2, help="Lines per cue."),
-        max_cps: float = typer.Option(17.0, help="Reading speed cap, characters per second."),
-        font: str | None = typer.Option(None, help="ASS font name (default Arial)."),
-        font_size: float | None = typer.Option(None, help="ASS font size at 1080p (default 54)."),
-        outline: float | None = typer.Option(None, help="ASS outline width (default 2.5)."),
+        max_chars: int = typer.Option(
+            default(Layout, "max_chars_per_line"), help="Characters per subtitle line."
+        ),
+        max_lines: int = typer.Option(default(Layout, "max_lines"), help="Lines per cue."),
+        max_cps: float = typer.Option(
+            default(Layout, "max_cps"), help="Reading speed cap, characters per second."
+        ),
+        font: str | None = typer.Option(None, help=f"ASS font name (default {default(Style, 'font_name')})."),
+        font_size: float | None = typer.Option(
+            None, help=f"ASS font size at 1080p (default {default(Style, 'font_size'):g})."
+        ),
+        outline: float | None = typer.Option(
+            None, help=f"ASS outline width (default {default(Style, 'outline'):g})."
+        ),
     ) -> None:
         """Transcribe speech into subtitles (SRT, WebVTT, ASS), optionally translated.
 
@@ -75,22 +86,17 @@ def register(app: typer.Typer) -> None:
         """
         from octavia.api import run
         from octavia.pipeline.factory import Engines
+        from octavia.pipeline.options import parse_options
 
+        style = {"font_name": font, "font_size": font_size, "outline": outline}
+        options = parse_options("subtitle", {  # every file's options, checked before the first one runs
+            "whisper_model": model, "transcriber": transcriber, "translator": translator,
+            "keep_terms": parse_list(keep_terms), "vad": vad,
+            "layout": {"max_chars_per_line": max_chars, "max_lines": max_lines, "max_cps": max_cps},
+            "ass_style": {k: v for k, v in style.items() if v is not None},
+        })  # fmt: skip
         settings = settings_from_flags(device=device, compute_type=compute_type, offline=offline)
         engines = Engines(settings)
-        options = {
-            "whisper_model": model,
-            "transcriber": transcriber,
-            "translator": translator,
-            "keep_terms": parse_list(keep_terms),
-            "vad": vad,
-            "layout": {"max_chars_per_line": max_chars, "max_lines": max_lines, "max_cps": max_cps},
-            "ass_style": {
-                k: v
-                for k, v in {"font_name": font, "font_size": font_size, "outline": outline}.items()
-                if v is not None
-            },
-        }
 
         def one(path: Path, progress: Any) -> dict[str, Any]:
             out = out_dir or path.parent

@@ -6,9 +6,8 @@ extract → transcribe → translate (shared with ``subtitle``, from :mod:`octav
 background with the voice removed) → synthesize (clips cached by text+voice+engine) → fit + mix
 (:mod:`octavia.pipeline.timing`) → encode (translate-audio) or mux (dub).
 
-Options read from ``JobSpec.options``: ``tts``, ``tts_model``, ``voice``, ``clone_voice``,
-``max_speed``, ``max_overflow``, ``duck_db``, ``background``, ``separate_vocals``,
-``audio_format``, ``review``, plus the subtitle kind's options.
+Options: :class:`~octavia.pipeline.options.TranslateAudioOptions` and
+:class:`~octavia.pipeline.options.DubOptions` (validated, with their defaults, before any stage).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from octavia import formats
 from octavia.errors import InputError
 from octavia.pipeline import media, review, timing
 from octavia.pipeline.jobs import JobContext
+from octavia.pipeline.options import SpeechOptions, TranslateAudioOptions
 from octavia.pipeline.stages import Checkpointed, extract_stage, run_stage, transcribe_stage, translate_stage
 from octavia.pipeline.synthesis import describe, synthesize_segments
 from octavia.pipeline.workspace import atomic_path, file_digest, fingerprint, read_json, write_json
@@ -38,8 +38,15 @@ def run_dub(ctx: JobContext) -> None:
     _run(ctx, video=True)
 
 
-def _run(ctx: JobContext, *, video: bool) -> None:
+def _options(ctx: JobContext) -> SpeechOptions:
     opts = ctx.spec.options
+    if not isinstance(opts, SpeechOptions):  # JobSpec builds the kind's model; this is a bug guard
+        raise InputError(f"A {ctx.spec.kind} job needs speech options, not {type(opts).__name__}.")
+    return opts
+
+
+def _run(ctx: JobContext, *, video: bool) -> None:
+    opts = _options(ctx)
     if not ctx.spec.languages:
         raise InputError("No target language was given.", "Pass --to LANG, e.g. --to es.")
     write_json(ctx.workspace.path(JOB_FILE), {**ctx.spec.to_dict(), "out_dir": str(ctx.out_dir)})
@@ -51,7 +58,7 @@ def _run(ctx: JobContext, *, video: bool) -> None:
     transcript = transcribe_stage(ctx, audio)
     source = transcript.value.language
     translations = {t: translate_stage(ctx, audio, transcript, t) for t in ctx.spec.languages}
-    if opts.get("review"):
+    if opts.review:
         _write_reviews(ctx, transcript.value, translations)
         return
     bed = _bed_stage(ctx, info)
@@ -63,7 +70,8 @@ def _run(ctx: JobContext, *, video: bool) -> None:
         if video:
             _mux(ctx, edited, mixed.value, source)
         else:
-            suffix = "." + str(opts.get("audio_format") or _audio_suffix(ctx.spec.source)).lstrip(".")
+            chosen = opts.audio_format if isinstance(opts, TranslateAudioOptions) else None
+            suffix = f".{chosen}" if chosen else _audio_suffix(ctx.spec.source)
             out = ctx.output_path(f".{target}{suffix}")
             with atomic_path(out) as tmp:
                 media.encode_audio(mixed.value, tmp, language=target, ffmpeg=_ff(ctx))
@@ -99,8 +107,7 @@ def _write_reviews(
 
 def _bed_stage(ctx: JobContext, info: MediaInfo) -> Checkpointed[Path]:
     """The original audio at the mix rate (stereo kept), or its background without the voice."""
-    opts = ctx.spec.options
-    separate = bool(opts.get("separate_vocals"))
+    separate = _options(ctx).separate_vocals
     if separate:
         from octavia.pipeline import separation
 
@@ -145,28 +152,28 @@ def _clone_reference(ctx: JobContext, audio: Checkpointed[Path], original: Trans
 def _synthesizer(
     ctx: JobContext, target: str, audio: Checkpointed[Path], original: Transcript
 ) -> tuple[Any, str | None]:
-    opts = ctx.spec.options
-    name = str(opts.get("tts") or ctx.engines.settings.tts)
-    model = opts.get("tts_model")
-    voice = opts.get("voice")
-    if opts.get("clone_voice"):
+    opts = _options(ctx)
+    name = opts.tts or ctx.engines.settings.tts
+    model = opts.tts_model
+    voice = opts.voice
+    if opts.clone_voice:
         from octavia.pipeline.coqui import XTTS
 
         name, model = "coqui", model or XTTS
         voice = str(_clone_reference(ctx, audio, original))
     if model:
         name = f"{'coqui' if name == 'auto' else name}:{model}"
-    elif voice and name in ("auto", "piper") and ("-" in str(voice) or str(voice).endswith(".onnx")):
+    elif voice and name in ("auto", "piper") and ("-" in voice or voice.endswith(".onnx")):
         name = f"piper:{voice}"  # a Piper voice name or file chooses the Piper model itself
         voice = None
-    return ctx.engines.synthesizer(name, target), (str(voice) if voice else None)
+    return ctx.engines.synthesizer(name, target), voice
 
 
 def _dub_track(
     ctx: JobContext, audio: Checkpointed[Path], original: Transcript, edited: Transcript,
     bed: Checkpointed[Path], info: MediaInfo,
 ) -> Checkpointed[Path]:  # fmt: skip
-    opts = ctx.spec.options
+    opts = _options(ctx)
     target = edited.language
     synth, voice = _synthesizer(ctx, target, audio, original)
     ctx.info.setdefault("models", {})[f"synthesizer:{target}"] = describe(synth, target, voice)
@@ -182,10 +189,7 @@ def _dub_track(
         "resumed": not result.synthesized,
         "seconds": seconds,
     }
-    max_speed = float(opts.get("max_speed") or 1.25)
-    duck_opt = opts.get("duck_db")
-    duck_db = -14.0 if duck_opt is None else float(duck_opt)
-    background = bool(opts.get("background", True))
+    max_speed, duck_db, background = opts.max_speed, opts.duck_db, opts.background
     out, report = ctx.workspace.path(f"dub.{target}.wav"), ctx.workspace.path(f"fit.{target}.json")
     windows = [(s.start, s.end) for s in edited.segments]
     clip_names = [c.name if c else None for c in result.clips]
@@ -204,7 +208,7 @@ def _dub_track(
                                       ffmpeg=_ff(ctx))  # fmt: skip
             orig = _fit_length(orig, total)
             intervals = [(s, s + len(c) / timing.MIX_RATE) for s, c in fit.clips]
-            separated = bool(opts.get("separate_vocals"))
+            separated = opts.separate_vocals
             env = timing.duck_envelope(
                 intervals, total, timing.MIX_RATE, gain_db=-3.0 if separated else duck_db
             )
@@ -237,13 +241,13 @@ def _fit_length(samples: Any, total: int) -> Any:
 
 
 def _mux(ctx: JobContext, edited: Transcript, dub: Path, source_language: str) -> None:
-    from octavia.formats.layout import LayoutRules, segments_to_cues
+    from octavia.formats.layout import segments_to_cues
     from octavia.pipeline.stages import write_subtitles
 
     target = edited.language
     speaking = Transcript(target, tuple(s for s in edited.segments if s.text.strip()), edited.duration)
     write_subtitles(ctx, speaking, target)
-    rules = LayoutRules(**dict(ctx.spec.options.get("layout") or {}))
+    rules = ctx.spec.options.layout.rules()
     subs = ctx.workspace.path(f"subtitles.{target}.srt")
     with atomic_path(subs) as tmp:
         formats.write(segments_to_cues(speaking.segments, rules, media_end=edited.duration or None).cues, tmp)
@@ -259,15 +263,15 @@ def _mux(ctx: JobContext, edited: Transcript, dub: Path, source_language: str) -
 
 def _check_overflow(ctx: JobContext) -> None:
     """Fail (after the outputs are written) only when the user set ``max_overflow``."""
-    limit = ctx.spec.options.get("max_overflow")
+    limit = _options(ctx).max_overflow
     if limit is None:
         return
     worst = {t: v.get("max_overflow_s", 0.0) for t, v in ctx.info.get("timing", {}).items()}
-    over = {t: v for t, v in worst.items() if v > float(limit)}
+    over = {t: v for t, v in worst.items() if v > limit}
     if over:
         detail = ", ".join(f"{t}: {v:.2f} s" for t, v in over.items())
         raise timing.TimingOverflow(
-            f"Dubbed speech overflowed its window by more than --max-overflow {float(limit):g} s ({detail}).",
+            f"Dubbed speech overflowed its window by more than --max-overflow {limit:g} s ({detail}).",
             "Raise --max-speed, shorten the translation (--review), or raise --max-overflow.",
         )
 

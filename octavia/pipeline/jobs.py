@@ -18,6 +18,7 @@ from typing import Any
 
 from octavia.errors import InputError
 from octavia.pipeline.factory import Engines, build_engines
+from octavia.pipeline.options import OPTIONS, SubtitleOptions, parse_options
 from octavia.pipeline.progress import (
     CancelCheck,
     ProgressCallback,
@@ -40,8 +41,8 @@ class JobSpec:
     """One job on one source file.
 
     ``languages`` are the target languages (empty: subtitles in the spoken language only).
-    ``options`` holds per-kind settings: ``whisper_model``, ``translator``, ``keep_terms``,
-    ``layout`` (LayoutRules fields), ``ass_style`` (AssStyle fields), ``tts``, ``voice``, ...
+    ``options`` is the kind's typed model (:mod:`octavia.pipeline.options`); build it with
+    :func:`~octavia.pipeline.options.parse_options`, or leave the default (all defaults).
     """
 
     kind: str
@@ -49,7 +50,21 @@ class JobSpec:
     languages: tuple[str, ...] = ()
     source_language: str | None = None
     formats: tuple[str, ...] = ("srt",)
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: SubtitleOptions = field(default_factory=SubtitleOptions)
+
+    def __post_init__(self) -> None:
+        # The default (or another kind's model) becomes this kind's model, validated, so a
+        # stage never meets options of the wrong kind. An unknown kind is run_job's to report.
+        if self.kind in OPTIONS and type(self.options) is not OPTIONS[self.kind]:
+            object.__setattr__(self, "options", parse_options(self.kind, self.options))
+
+    @classmethod
+    def create(
+        cls, kind: str, source: Path, *, options: Mapping[str, Any] | SubtitleOptions | None = None,
+        languages: tuple[str, ...] = (), source_language: str | None = None, formats: tuple[str, ...] = ("srt",),
+    ) -> JobSpec:  # fmt: skip
+        """A spec with ``options`` validated for ``kind`` (:class:`InputError` before any work)."""
+        return cls(kind, source, languages, source_language, formats, parse_options(kind, options))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,7 +73,7 @@ class JobSpec:
             "languages": list(self.languages),
             "source_language": self.source_language,
             "formats": list(self.formats),
-            "options": dict(self.options),
+            "options": self.options.model_dump(mode="json"),
         }
 
 
@@ -84,7 +99,7 @@ class JobContext:
 
     @property
     def stem(self) -> str:
-        return str(self.spec.options.get("output_stem") or Path(self.spec.source).stem)
+        return self.spec.options.output_stem or Path(self.spec.source).stem
 
     def output_path(self, suffix: str) -> Path:
         return self.out_dir / f"{self.stem}{suffix}"

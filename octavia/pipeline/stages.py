@@ -19,6 +19,7 @@ from octavia.errors import InputError, ModelNotAvailable
 from octavia.pipeline import media
 from octavia.pipeline.jobs import JobContext
 from octavia.pipeline.progress import check_cancelled
+from octavia.pipeline.whisper import WhisperEngine
 from octavia.pipeline.workspace import atomic_path, file_digest, fingerprint, read_json, write_json
 from octavia.types import MediaInfo, Transcript
 
@@ -73,9 +74,8 @@ def extract_stage(ctx: JobContext) -> tuple[Checkpointed[Path], MediaInfo]:
 
 
 def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed[Transcript]:
-    opts = ctx.spec.options
     language = ctx.spec.source_language
-    vad = bool(opts.get("vad", True))
+    vad = ctx.spec.options.vad
     engine_id, load, described = _speech_engine(ctx, language)
     ctx.info.setdefault("models", {})["transcriber"] = described
     path = ctx.workspace.path("transcript.json")
@@ -83,9 +83,13 @@ def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed
 
     def produce() -> None:
         engine = load()
-        if hasattr(engine, "vad_filter"):
-            engine.vad_filter = vad
-        transcript = engine.transcribe(audio.value, language=language, progress=ctx.progress)
+        # Per call, never set on the engine: worker threads share one loaded model.
+        if isinstance(engine, WhisperEngine):
+            transcript = engine.transcribe(
+                audio.value, language=language, progress=ctx.progress, vad_filter=vad
+            )
+        else:  # a hosted engine has no VAD option
+            transcript = engine.transcribe(audio.value, language=language, progress=ctx.progress)
         write_json(path, transcript.to_dict())
 
     result = run_stage(
@@ -104,16 +108,16 @@ def _speech_engine(ctx: JobContext, language: str | None) -> tuple[str, Callable
     The id comes from the *resolved* model, not a loaded one, so a resumed run loads nothing.
     """
     opts, settings = ctx.spec.options, ctx.engines.settings
-    if (opts.get("transcriber") or settings.transcriber) == "openai":
+    if (opts.transcriber or settings.transcriber) == "openai":
         hosted = ctx.engines.hosted_transcriber()
         return (
             hosted.engine_id,
             lambda: hosted,
             {"engine": "openai", "model": hosted.model, "source": "hosted"},
         )
-    model = ctx.engines.whisper_model(opts.get("whisper_model"), language)
+    model = ctx.engines.whisper_model(opts.whisper_model, language)
     engine_id = f"faster-whisper:{model.path}:{settings.device}:{settings.compute_type}"
-    return engine_id, lambda: ctx.engines.whisper(opts.get("whisper_model"), language), model.to_dict()
+    return engine_id, lambda: ctx.engines.whisper(opts.whisper_model, language), model.to_dict()
 
 
 def translate_stage(
@@ -128,9 +132,9 @@ def translate_stage(
     if target == source:
         return transcript
     opts = ctx.spec.options
-    name = str(opts.get("translator") or ctx.engines.settings.translator)
+    name = str(opts.translator or ctx.engines.settings.translator)
     path = ctx.workspace.path(f"translation.{target}.json")
-    keep_terms = tuple(opts.get("keep_terms") or ())
+    keep_terms = opts.keep_terms
     choice: dict[str, str] = {"engine": name}
     engine_id: str | None = None
     if name == "auto" and target == "en" and not _has_marian(ctx, source, target):
@@ -150,7 +154,7 @@ def translate_stage(
                 "Use --translator marian (or auto) for other target languages.",
             )
         speech_id, load_speech, _ = _speech_engine(ctx, source)
-        engine_id = f"translate-speech:{speech_id}"
+        engine_id = f"translate-speech:{speech_id}:vad={opts.vad}"
         choice = {"engine": "whisper", "detail": "speech translation (task=translate)"}
     else:
         choice = {"engine": name, "model": str(engine_id)}
@@ -159,7 +163,12 @@ def translate_stage(
 
     def produce() -> None:
         if name == "whisper":
-            result = load_speech().translate_speech(audio.value, language=source, progress=ctx.progress)
+            speech = load_speech()
+            if isinstance(speech, WhisperEngine):
+                result = speech.translate_speech(audio.value, language=source, progress=ctx.progress,
+                                                 vad_filter=opts.vad)  # fmt: skip
+            else:
+                result = speech.translate_speech(audio.value, language=source, progress=ctx.progress)
         else:
             from octavia.pipeline.translation import translate_segments
 
@@ -185,13 +194,11 @@ def _has_marian(ctx: JobContext, source: str, target: str) -> bool:
 
 def write_subtitles(ctx: JobContext, transcript: Transcript, language: str) -> None:
     """Lay out cues and write one file per requested format; warnings go into ``ctx.info``."""
-    from octavia.formats import AssStyle
-    from octavia.formats.layout import LayoutRules, segments_to_cues
+    from octavia.formats.layout import segments_to_cues
 
     opts = ctx.spec.options
-    rules = LayoutRules(**dict(opts.get("layout") or {}))
-    layout = segments_to_cues(transcript.segments, rules, media_end=transcript.duration or None)
-    style = AssStyle(**dict(opts.get("ass_style") or {}))
+    layout = segments_to_cues(transcript.segments, opts.layout.rules(), media_end=transcript.duration or None)
+    style = opts.ass_style.style()
     warnings = ctx.info.setdefault("layout_warnings", {})
     for fmt in ctx.spec.formats:
         out = ctx.output_path(f".{language}.{fmt}")

@@ -27,6 +27,9 @@ from octavia.pipeline import media
 from octavia.types import Segment
 
 MIX_RATE = 48_000
+#: The one place of these defaults: the job options (octavia.pipeline.options) and the CLI read them.
+DEFAULT_MAX_SPEED = 1.25  # faster than this, sped-up speech starts to sound rushed
+DEFAULT_DUCK_DB = -14.0  # the original stays audible under the dub without competing with it
 FADE_S = 0.03
 
 
@@ -58,7 +61,7 @@ def plan_fit(
     durations: Sequence[float | None],
     *,
     media_end: float,
-    max_speed: float = 1.25,
+    max_speed: float = DEFAULT_MAX_SPEED,
     margin: float = 0.05,
 ) -> list[Fit]:
     """Decide, for each segment with a clip, where it may end and how much to speed it up."""
@@ -121,7 +124,7 @@ def fit_clips(
     *,
     media_end: float,
     work_dir: Path,
-    max_speed: float = 1.25,
+    max_speed: float = DEFAULT_MAX_SPEED,
     margin: float = 0.05,
     sample_rate: int = MIX_RATE,
     ffmpeg: media.FFmpeg | None = None,
@@ -175,7 +178,7 @@ def place_clips(clips: Sequence[tuple[float, Any]], total: int, sample_rate: int
 
 
 def duck_envelope(
-    intervals: Sequence[tuple[float, float]], total: int, sample_rate: int, *, gain_db: float = -14.0,
+    intervals: Sequence[tuple[float, float]], total: int, sample_rate: int, *, gain_db: float = DEFAULT_DUCK_DB,
     ramp_s: float = 0.12,
 ) -> Any:  # fmt: skip
     """Gain per sample for the original audio: ``gain_db`` while a clip plays, 0 dB elsewhere,

@@ -117,7 +117,11 @@ def pick_device(device: str, compute_type: str, *, cuda_devices: int | None = No
 
 
 class WhisperEngine:
-    """A loaded faster-whisper model: a Transcriber and a SpeechTranslator."""
+    """A loaded faster-whisper model: a Transcriber and a SpeechTranslator.
+
+    Shared by the jobs of a process (worker threads included), so it holds no per-job
+    setting: VAD and the language come with each call.
+    """
 
     def __init__(
         self,
@@ -125,13 +129,11 @@ class WhisperEngine:
         *,
         device: str = "auto",
         compute_type: str = "default",
-        vad_filter: bool = True,
         beam_size: int = 5,
         cpu_threads: int = 0,
     ) -> None:
         self.model_info = model
         self.device, self.compute_type = pick_device(device, compute_type)
-        self.vad_filter = vad_filter
         self.beam_size = beam_size
         self._cpu_threads = cpu_threads
         self._model = self._load(model.path, cpu_threads)
@@ -170,25 +172,27 @@ class WhisperEngine:
         language: str | None = None,
         word_timestamps: bool = True,
         progress: ProgressCallback | None = None,
+        vad_filter: bool = True,
     ) -> Transcript:
         if language and language != "en" and not self.multilingual:
             raise InputError(
                 f"The Whisper model {self.model_info.spec.name!r} understands English only, not {language!r}.",
                 "Use a multilingual model such as base or small (--model base).",
             )
-        return self._run(
-            audio, progress, task="transcribe", language=language, word_timestamps=word_timestamps
-        )
+        return self._run(audio, progress, task="transcribe", language=language,
+                         word_timestamps=word_timestamps, vad_filter=vad_filter)  # fmt: skip
 
     def translate_speech(
-        self, audio: Path, *, language: str | None = None, progress: ProgressCallback | None = None
-    ) -> Transcript:
+        self, audio: Path, *, language: str | None = None, progress: ProgressCallback | None = None,
+        vad_filter: bool = True,
+    ) -> Transcript:  # fmt: skip
         if not self.multilingual:
             raise InputError(
                 f"The Whisper model {self.model_info.spec.name!r} is English-only and cannot translate speech.",
                 "Use a multilingual model such as base or small (--model base).",
             )
-        result = self._run(audio, progress, task="translate", language=language, word_timestamps=True)
+        result = self._run(audio, progress, task="translate", language=language, word_timestamps=True,
+                           vad_filter=vad_filter)  # fmt: skip
         return Transcript(
             language="en",
             segments=result.segments,
@@ -197,12 +201,12 @@ class WhisperEngine:
             model=result.model,
         )
 
-    def detect_language(self, audio: Path) -> tuple[str, float]:
-        _, info = self._model.transcribe(str(audio), beam_size=1, vad_filter=self.vad_filter)
+    def detect_language(self, audio: Path, *, vad_filter: bool = True) -> tuple[str, float]:
+        _, info = self._model.transcribe(str(audio), beam_size=1, vad_filter=vad_filter)
         return info.language, info.language_probability
 
     def _run(self, audio: Path, progress: ProgressCallback | None, **options: Any) -> Transcript:
-        """Decode with faster-whisper ``options`` (task, language, word_timestamps)."""
+        """Decode with faster-whisper ``options`` (task, language, word_timestamps, vad_filter)."""
         try:
             return self._decode(audio, progress, options)
         except RuntimeError as exc:
@@ -220,7 +224,6 @@ class WhisperEngine:
         segments_iter, info = self._model.transcribe(
             str(audio),
             beam_size=self.beam_size,
-            vad_filter=self.vad_filter,
             condition_on_previous_text=False,  # avoids repetition loops on long media
             **options,
         )

@@ -29,11 +29,6 @@ if TYPE_CHECKING:
     from octavia.server.settings import ServerSettings
 
 TERMINAL = frozenset({"done", "failed", "cancelled"})
-#: Options a client may set (JobSpec.options). An allowlist, because some pipeline options
-#: name files or directories on the machine that runs the job.
-ALLOWED_OPTIONS = frozenset(
-    {"whisper_model", "translator", "keep_terms", "layout", "ass_style", "tts", "voice", "vad", "mix"}
-)
 
 
 class IdempotencyConflict(OctaviaError):
@@ -75,15 +70,11 @@ class JobRequest:
         return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def check_options(options: dict[str, Any]) -> None:
-    unknown = sorted(set(options) - ALLOWED_OPTIONS)
-    if unknown:
-        raise InputError(
-            f"Unknown job option(s): {', '.join(unknown)}.", f"Allowed: {', '.join(sorted(ALLOWED_OPTIONS))}."
-        )
-    model = options.get("whisper_model")
-    if model is not None and (not isinstance(model, str) or "/" in model or "\\" in model or ".." in model):
-        raise InputError("whisper_model must be a model name such as 'base' or 'tiny.en', not a path.")
+def check_options(kind: str, options: dict[str, Any], settings: ServerSettings) -> dict[str, Any]:
+    """The options to store, validated for ``kind`` against what this server offers (else 422)."""
+    from octavia.server.job_options import validate_job_options
+
+    return validate_job_options(kind, options, settings)
 
 
 def target_languages(kind: str, languages: tuple[str, ...], source_language: str | None) -> tuple[str, ...]:
@@ -148,7 +139,7 @@ def create_job(
     from octavia.server.pricing import billable_seconds, estimate_cost
 
     check_kind(req.kind)
-    check_options(req.options or {})
+    options = check_options(req.kind, req.options or {}, settings)
     req = replace(req, languages=target_languages(req.kind, req.languages, req.source_language))
     digest = req.digest()
     job_id = new_id("job")
@@ -172,7 +163,7 @@ def create_job(
                 sa.insert(t.jobs).values(
                     id=job_id, user_id=user_id, project_id=req.project_id or up.project_id,
                     upload_id=up.id, kind=req.kind, status="queued", source_language=req.source_language,
-                    languages=list(req.languages), options={**(req.options or {}), "formats": list(req.formats)},
+                    languages=list(req.languages), options={**options, "formats": list(req.formats)},
                     idempotency_key=idempotency_key, request_hash=digest, attempts=0,
                     max_attempts=settings.job_max_attempts, cancel_requested=False, progress={},
                     cost_estimate=cost, created_at=now, enqueued_at=now,
@@ -264,7 +255,6 @@ def job_dict(row: Any) -> dict[str, Any]:
 
 
 __all__ = [
-    "ALLOWED_OPTIONS",
     "TERMINAL",
     "IdempotencyConflict",
     "JobFinished",
@@ -272,6 +262,7 @@ __all__ = [
     "NotFound",
     "cancel_job",
     "check_kind",
+    "check_options",
     "create_job",
     "event",
     "events_after",

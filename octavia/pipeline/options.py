@@ -1,0 +1,268 @@
+"""Typed job options, one model per job kind, shared by the CLI, the Python API and the server.
+
+Every option is validated when the job is built (:func:`parse_options`), before any stage
+runs: an unknown name, a wrong type or an out-of-range value is an :class:`InputError` naming
+the option, not a ``TypeError`` deep inside a stage after minutes of transcription. Each
+default is stated once: here, or (for layout, ASS style and mixing) in the dataclass or module
+that uses it, which these models read. ``None`` means "the engine settings decide"
+(``OCTAVIA_WHISPER_MODEL``, ``OCTAVIA_TRANSLATOR``, ``OCTAVIA_TTS``).
+
+The server accepts a subset (:data:`SERVER_OPTIONS`) that names no file or directory; see
+:mod:`octavia.server.jobs` for the check of model and voice names against what it has installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from octavia.errors import InputError
+from octavia.formats.ass_style import AssStyle
+from octavia.formats.rules import LayoutRules
+from octavia.pipeline import timing
+
+_LAYOUT = LayoutRules()
+_STYLE = AssStyle()
+Translator = Literal["auto", "marian", "hf", "apertium", "whisper"]
+TTS_ENGINES = ("auto", "coqui", "piper", "tts-server")
+AudioFormat = Literal["wav", "flac", "mp3", "m4a", "ogg", "opus"]  # media.AUDIO_CODECS, without the dot
+AUDIO_FORMATS: tuple[str, ...] = get_args(AudioFormat)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Layout(_Model):
+    """:class:`~octavia.formats.rules.LayoutRules` as options; its defaults and checks apply."""
+
+    max_chars_per_line: int = Field(_LAYOUT.max_chars_per_line, ge=1, le=500)
+    max_lines: int = Field(_LAYOUT.max_lines, ge=1, le=20)
+    max_cps: float = Field(_LAYOUT.max_cps, gt=0, allow_inf_nan=False)
+    min_duration: float = Field(_LAYOUT.min_duration, ge=0, allow_inf_nan=False)
+    max_duration: float = Field(_LAYOUT.max_duration, gt=0, allow_inf_nan=False)
+    min_gap: float = Field(_LAYOUT.min_gap, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _rules_accept(self) -> Layout:
+        self.rules()  # the cross-field checks (max ≥ min duration) live in LayoutRules
+        return self
+
+    def rules(self) -> LayoutRules:
+        try:
+            return LayoutRules(**self.model_dump())
+        except InputError as exc:
+            raise ValueError(exc.message) from exc
+
+
+class Style(_Model):
+    """:class:`~octavia.formats.ass_style.AssStyle` as options; its defaults and checks apply."""
+
+    name: str = Field(_STYLE.name, max_length=64)
+    font_name: str = Field(_STYLE.font_name, max_length=64)
+    font_size: float = Field(_STYLE.font_size, gt=0, le=1000, allow_inf_nan=False)
+    primary_colour: str = Field(_STYLE.primary_colour, max_length=16)
+    secondary_colour: str = Field(_STYLE.secondary_colour, max_length=16)
+    outline_colour: str = Field(_STYLE.outline_colour, max_length=16)
+    back_colour: str = Field(_STYLE.back_colour, max_length=16)
+    bold: bool = _STYLE.bold
+    italic: bool = _STYLE.italic
+    border_style: Literal[1, 3] = _STYLE.border_style  # type: ignore[assignment]
+    outline: float = Field(_STYLE.outline, ge=0, le=100, allow_inf_nan=False)
+    shadow: float = Field(_STYLE.shadow, ge=0, le=100, allow_inf_nan=False)
+    alignment: int = Field(_STYLE.alignment, ge=1, le=9)
+    margin_l: int = Field(_STYLE.margin_l, ge=0)
+    margin_r: int = Field(_STYLE.margin_r, ge=0)
+    margin_v: int = Field(_STYLE.margin_v, ge=0)
+    play_res_x: int = Field(_STYLE.play_res_x, gt=0)
+    play_res_y: int = Field(_STYLE.play_res_y, gt=0)
+
+    @model_validator(mode="after")
+    def _style_accepts(self) -> Style:
+        self.style()  # colours and names are checked where they are written
+        return self
+
+    def style(self) -> AssStyle:
+        try:
+            return AssStyle(**self.model_dump())
+        except InputError as exc:
+            raise ValueError(exc.message) from exc
+
+
+class SubtitleOptions(_Model):
+    """Options of the ``subtitle`` kind, and the speech and text stages every kind shares."""
+
+    whisper_model: str | None = Field(
+        None, min_length=1, max_length=200, description="Whisper size (tiny, base, ...) or auto."
+    )
+    transcriber: Literal["whisper", "openai"] | None = None
+    translator: Translator | None = None
+    keep_terms: tuple[str, ...] = Field((), max_length=200, description="Terms kept untranslated.")
+    vad: bool = Field(True, description="Skip silence with Silero VAD before transcribing.")
+    layout: Layout = Field(default_factory=Layout)
+    ass_style: Style = Field(default_factory=Style)
+    #: Output files are named STEM.LANG.EXT; the server sets it to the upload's name.
+    output_stem: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("keep_terms")
+    @classmethod
+    def _terms(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(t.strip() for t in terms if t.strip())
+
+
+class SpeechOptions(SubtitleOptions):
+    """What both re-speaking kinds add: the voice, the fit to the original timing, the mix."""
+
+    tts: str | None = Field(
+        None, min_length=1, max_length=200, description="auto, coqui[:MODEL], piper[:VOICE] or tts-server."
+    )
+    tts_model: str | None = Field(None, min_length=1, max_length=500)
+    voice: str | None = Field(None, min_length=1, max_length=500)
+    clone_voice: bool = False
+    max_speed: float = Field(
+        timing.DEFAULT_MAX_SPEED, ge=1.0, le=4.0, description="Most a clip is sped up to fit its window."
+    )
+    max_overflow: float | None = Field(None, ge=0, allow_inf_nan=False)
+    duck_db: float = Field(
+        timing.DEFAULT_DUCK_DB, ge=-60.0, le=0.0, description="Original audio gain under speech."
+    )
+    background: bool = Field(True, description="Keep the original audio, ducked, under the dub.")
+    separate_vocals: bool = False
+    review: bool = False
+
+    @field_validator("tts")
+    @classmethod
+    def _engine(cls, tts: str | None) -> str | None:
+        if tts is not None and tts.partition(":")[0] not in TTS_ENGINES:
+            raise ValueError(f"the engine must be one of {', '.join(TTS_ENGINES)} (optionally ENGINE:MODEL)")
+        return tts
+
+
+class TranslateAudioOptions(SpeechOptions):
+    audio_format: AudioFormat | None = Field(
+        None, description="Output audio format (default: as the input, else wav)."
+    )
+
+
+class DubOptions(SpeechOptions):
+    pass
+
+
+JobOptions = SubtitleOptions  # every kind's model is a SubtitleOptions
+OPTIONS: dict[str, type[SubtitleOptions]] = {
+    "subtitle": SubtitleOptions,
+    "translate-audio": TranslateAudioOptions,
+    "dub": DubOptions,
+}
+
+#: Options a server client may set, per kind: none names a path (model dirs, voice files),
+#: starts a paid hosted service, or needs a person (review). Model and voice *names* are
+#: further checked against what the server has installed.
+_SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style")
+_SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "max_speed", "duck_db", "background")
+
+
+def _subset(model: type[SubtitleOptions], names: tuple[str, ...]) -> type[BaseModel]:
+    """A model with some of ``model``'s fields: the same types, constraints and defaults.
+
+    Field validators are not copied; :func:`parse_server_options` runs the full model too.
+    """
+    picked: dict[str, Any] = {n: (model.model_fields[n].annotation, model.model_fields[n]) for n in names}
+    return create_model(
+        f"Server{model.__name__}", __config__=ConfigDict(extra="forbid", frozen=True), **picked
+    )
+
+
+SERVER_OPTIONS: dict[str, type[BaseModel]] = {
+    "subtitle": _subset(SubtitleOptions, _SERVER_COMMON),
+    "translate-audio": _subset(TranslateAudioOptions, (*_SERVER_SPEECH, "audio_format")),
+    "dub": _subset(DubOptions, _SERVER_SPEECH),
+}
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """``max_speed: Input should be greater than or equal to 1 (got 0)``; one line per error."""
+    parts = []
+    for e in exc.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "options"
+        got = "" if e["type"] == "extra_forbidden" else f" (got {e.get('input')!r:.60})"
+        msg = "unknown option" if e["type"] == "extra_forbidden" else e["msg"]
+        parts.append(f"{where}: {msg}{got}")
+    return "; ".join(parts)
+
+
+def _validate(model: type[BaseModel], kind: str, data: Mapping[str, Any]) -> BaseModel:
+    if not isinstance(data, Mapping):
+        raise InputError(f"The {kind} job options must be an object, not {type(data).__name__}.")
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        allowed = ", ".join(model.model_fields)
+        raise InputError(
+            f"Invalid {kind} job options: {describe_errors(exc)}.", f"Options: {allowed}."
+        ) from exc
+
+
+def model_for(kind: str) -> type[SubtitleOptions]:
+    model = OPTIONS.get(kind)
+    if model is None:
+        raise InputError(f"Job kind {kind!r} is not available.", f"Available kinds: {', '.join(OPTIONS)}.")
+    return model
+
+
+def parse_options(kind: str, data: Mapping[str, Any] | SubtitleOptions | None = None) -> SubtitleOptions:
+    """The typed options of a ``kind`` job; :class:`InputError` naming each bad option."""
+    model = model_for(kind)
+    if isinstance(data, SubtitleOptions):
+        if type(data) is model:
+            return data
+        data = data.model_dump(exclude_unset=True)
+    parsed = _validate(model, kind, data or {})
+    assert isinstance(parsed, model)
+    return parsed
+
+
+def parse_server_options(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a server client sent, validated: the JSON to store (only the options it set)."""
+    model = SERVER_OPTIONS.get(kind)
+    if model is None:
+        raise InputError(f"Job kind {kind!r} is not available.")
+    subset = _validate(model, kind, data)
+    stored = subset.model_dump(mode="json", exclude_unset=True)
+    parse_options(kind, stored)  # the full model's validators (e.g. the tts engine) apply too
+    return stored
+
+
+def default(model: type[BaseModel], name: str) -> Any:
+    """The default of one option, for CLI flags and help texts (stated once, in the model)."""
+    return model.model_fields[name].get_default(call_default_factory=True)
+
+
+__all__ = [
+    "AUDIO_FORMATS",
+    "OPTIONS",
+    "SERVER_OPTIONS",
+    "TTS_ENGINES",
+    "DubOptions",
+    "JobOptions",
+    "Layout",
+    "SpeechOptions",
+    "Style",
+    "SubtitleOptions",
+    "TranslateAudioOptions",
+    "default",
+    "describe_errors",
+    "model_for",
+    "parse_options",
+    "parse_server_options",
+]

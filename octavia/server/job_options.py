@@ -1,0 +1,104 @@
+"""What a client may ask of a job: the server's subset of the options, checked at creation.
+
+A job option that names a file or directory would let a client probe the worker's disk (and
+read paths back in error messages, for free: a failed job is refunded). So the server takes
+only :data:`~octavia.pipeline.options.SERVER_OPTIONS`, and every model or voice *name* must
+be one this server has installed (in its model cache or an installed model pack), checked
+here, before the job row and its credit reservation exist: anything else is a 422.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from octavia.errors import InputError
+from octavia.pipeline import catalogue
+from octavia.pipeline.models import ModelResolver, ModelSpec
+from octavia.pipeline.options import parse_server_options
+
+#: A speaker of a multi-speaker Coqui model or a tts-server ("Claribel Dervla", "p225"):
+#: words, never a path.
+_SPEAKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _'-]{0,63}")
+#: Engines whose voice option is a speaker name, not a Piper voice (which could be a path).
+_SPEAKER_ENGINES = ("coqui", "tts-server")
+
+
+def validate_job_options(kind: str, options: Mapping[str, Any], settings: object) -> dict[str, Any]:
+    """The options to store for a ``kind`` job, or an :class:`InputError` (422) naming the problem."""
+    stored = parse_server_options(kind, options)
+    resolver = ModelResolver.from_settings(settings)
+    model = stored.get("whisper_model")
+    if model is not None and model != "auto":
+        _require_installed(resolver, "whisper", model, "whisper_model")
+    asked = stored.get("tts")
+    # The server's own default (OCTAVIA_TTS) may name a model by path; only the client's is checked.
+    engine, _, tts_model = str(asked or getattr(settings, "tts", "auto")).partition(":")
+    if asked and tts_model:
+        if engine not in ("coqui", "piper"):
+            raise InputError(
+                f"tts {engine}:… takes no model name.", "Use coqui:MODEL, piper:VOICE or the engine alone."
+            )
+        _require_installed(resolver, engine, tts_model, "tts")
+    voice = stored.get("voice")
+    if voice is not None:
+        if engine in _SPEAKER_ENGINES:
+            if not _SPEAKER.fullmatch(voice):
+                raise InputError("voice must be a speaker name (letters, digits, spaces, _ ' -).")
+        else:  # auto or piper: the voice chooses a Piper model, so it must be one installed here
+            _require_installed(resolver, "piper", voice, "voice")
+    return stored
+
+
+def _require_installed(resolver: ModelResolver, engine: str, name: str, option: str) -> None:
+    entries = list(catalogue.entries(engine))
+    spec = next((e.spec for e in entries if e.spec.name == name), None)
+    if spec is None or not _installed(resolver, spec):
+        offered = sorted(e.spec.name for e in entries if _installed(resolver, e.spec))
+        raise InputError(
+            f"{option} {name!r} is not a {engine} model this server has installed.",
+            f"Installed: {', '.join(offered) or 'none'}."
+            + (
+                " A Coqui or tts-server speaker needs tts=coqui or tts=tts-server."
+                if option == "voice"
+                else ""
+            ),
+        )
+
+
+def _installed(resolver: ModelResolver, spec: ModelSpec) -> bool:
+    # Presence only: a split pack is not assembled just to answer a job request.
+    return resolver.find_cached(spec) is not None or resolver.pack_for(spec) is not None
+
+
+def options_schema() -> dict[str, Any]:
+    """The JSON schema of ``options`` in POST /v1/jobs: one self-contained schema per kind."""
+    from octavia.pipeline.options import SERVER_OPTIONS
+
+    kinds = []
+    for kind, model in SERVER_OPTIONS.items():
+        schema = model.model_json_schema()
+        defs = schema.pop("$defs", {})
+        schema = _inline(schema, defs)
+        schema["title"] = f"{kind} options"
+        kinds.append(schema)
+    return {
+        "anyOf": kinds,
+        "description": "Per job kind (see each schema's title). Models and voices must be installed on the server.",
+    }
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with every ``{"$ref": "#/$defs/X"}`` replaced by X (the models are not recursive)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+__all__ = ["options_schema", "validate_job_options"]
