@@ -21,8 +21,8 @@ from octavia.server import jobs as J
 from octavia.server import tables as t
 from octavia.server.db import utcnow
 from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep
-from octavia.server.problems import responses
 from octavia.server.job_options import options_schema
+from octavia.server.problems import responses
 from octavia.server.ratelimit import rate_limit
 from octavia.server.validation import AfterEventId, LastEventId, Offset
 
