@@ -63,15 +63,11 @@ def voice_spec(name: str) -> ModelSpec:
 def download_voice(spec: ModelSpec, dest: Path) -> None:
     """Fetch ``<lang>/<lang_REGION>/<name>/<quality>/<voice>.onnx`` (+ .json) from the voices repo."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError
 
     region, speaker, quality = spec.name.split("-", 2)
     folder = f"{region.split('_')[0]}/{region}/{speaker}/{quality}"
-    for suffix in (".onnx", ".onnx.json"):
-        try:
-            got = hf_hub_download(VOICES_REPO, f"{folder}/{spec.name}{suffix}", local_dir=dest / ".hf")
-        except HfHubHTTPError as exc:  # 404 for an unknown voice; wrap as the resolver's OSError
-            raise OSError(str(exc)) from exc
+    for suffix in (".onnx", ".onnx.json"):  # network and hub errors: the resolver maps them
+        got = hf_hub_download(VOICES_REPO, f"{folder}/{spec.name}{suffix}", local_dir=dest / ".hf")
         Path(got).rename(dest / f"{spec.name}{suffix}")
     shutil.rmtree(dest / ".hf", ignore_errors=True)  # huggingface_hub's download metadata
 
