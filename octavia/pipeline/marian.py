@@ -184,14 +184,17 @@ class MarianTranslator:
             return [self._resolve(direct)]
         except ModelNotAvailable as exc:
             direct_error = exc
+        failed = isinstance(direct_error, ModelDownloadFailed)
         if PIVOT not in (source, target):
             try:
                 return [self._resolve(f"{source}-{PIVOT}"), self._resolve(f"{PIVOT}-{target}")]
-            except ModelNotAvailable:
-                pass
+            except ModelNotAvailable as exc:
+                failed = failed or isinstance(exc, ModelDownloadFailed)
         local = ", ".join(self.local_pairs()) or "none"
         pivot = f" nor through English ({source}-en + en-{target})" if PIVOT not in (source, target) else ""
-        raise ModelNotAvailable(
+        # A failed download stays a ModelDownloadFailed, so `auto` can say a better model was missed.
+        error = ModelDownloadFailed if failed else ModelNotAvailable
+        raise error(
             f"No opus-mt model translates {source}→{target} directly{pivot} on this machine. "
             f"Local pairs: {local}. ({direct_error.message})",
             f"On a connected machine run `octavia models pull marian {direct}` (or the two English legs), "

@@ -119,8 +119,13 @@ def has_local_voice(resolver: ModelResolver, language: str) -> bool:
 class PiperSynthesizer:
     """Speaks with Piper voices; each voice is loaded once and reused (thread-safe)."""
 
-    def __init__(self, resolver: ModelResolver, *, default_voice: str | None = None, use_cuda: bool = False):
+    def __init__(
+        self, resolver: ModelResolver, *, default_voice: str | None = None, use_cuda: bool = False,
+        fallback_note: str | None = None,
+    ) -> None:  # fmt: skip
         self.resolver = resolver
+        #: Why ``auto`` chose Piper over a better voice that could not be fetched (for summaries).
+        self.fallback_note = fallback_note
         self.default_voice = default_voice
         self.use_cuda = use_cuda
         self._loaded: dict[Path, Any] = {}
@@ -147,7 +152,10 @@ class PiperSynthesizer:
         return f"piper:{onnx.name}:{onnx.stat().st_size}"
 
     def describe(self, language: str, voice: str | None) -> dict[str, str]:
-        return {**self.resolve(language, voice).to_dict(), "engine": "piper"}
+        info = {**self.resolve(language, voice).to_dict(), "engine": "piper"}
+        if self.fallback_note:
+            info["warning"] = self.fallback_note
+        return info
 
     def _voice(self, model: ResolvedModel) -> Any:
         from piper import PiperVoice
