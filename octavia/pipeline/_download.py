@@ -129,6 +129,9 @@ def reason(exc: BaseException) -> str:
         return "the secure (TLS) connection failed; a proxy may be intercepting HTTPS"
     if has(*_NOT_A_MODEL):
         return "the server answered with a web page, not the model (a proxy or captive portal?)"
+    not_hub = _loaded({"huggingface_hub.errors": ("FileMetadataError",)})
+    if not_hub and has(*not_hub):
+        return "the server does not answer like the model hub (a proxy's page, or a wrong HF_ENDPOINT?)"
     missing = _loaded({"huggingface_hub.errors": ("RepositoryNotFoundError", "RemoteEntryNotFoundError")})
     if missing and has(*missing):
         return "the hub has no such model or file"
@@ -168,6 +171,18 @@ def fetching(spec: ModelSpec) -> Iterator[None]:
         yield
     except network_errors() as exc:
         raise failure(spec, reason(exc)) from exc
+
+
+def hub_revision(repo_id: str) -> str:
+    """The current commit of a Hugging Face repository, asked with a timeout.
+
+    huggingface_hub's client has no default timeout and ``snapshot_download`` asks for the repo
+    info without one, so a stalled proxy would hang the job for ever; asking first, with
+    ``HF_HUB_DOWNLOAD_TIMEOUT``, turns that into a timeout, and pins the revision downloaded.
+    """
+    from huggingface_hub import HfApi, constants
+
+    return str(HfApi().model_info(repo_id, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT).sha)
 
 
 class _NoTracebacks(logging.Filter):

@@ -84,11 +84,11 @@ def fetch_checkpoint(repo_id: str, dest: Path) -> str:
 
     Network and hub errors propagate as huggingface_hub raises them; the resolver maps them.
     """
-    from huggingface_hub import HfApi, constants, snapshot_download
+    from huggingface_hub import snapshot_download
 
-    # The hub client has no default timeout: without one a stalled proxy hangs the job.
-    info = HfApi().model_info(repo_id, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT)
-    revision = str(info.sha)
+    from octavia.pipeline._download import hub_revision
+
+    revision = hub_revision(repo_id)
     snapshot_download(repo_id, revision=revision, local_dir=dest, allow_patterns=CHECKPOINT_FILES)
     return revision
 
