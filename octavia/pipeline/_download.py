@@ -108,7 +108,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def reason(exc: BaseException) -> str:
     """A short, user-facing account of why a download failed (no URLs, no stack)."""
     chain = list(_chain(exc))
-    timeouts = (TimeoutError, *_loaded(_TIMEOUTS))
+    timeouts: tuple[type[BaseException], ...] = (TimeoutError, *_loaded(_TIMEOUTS))
     proxies = _loaded(_PROXY)
 
     def has(*classes: type[BaseException]) -> bool:
