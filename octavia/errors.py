@@ -10,6 +10,7 @@ Every error the core raises on purpose is an :class:`OctaviaError`. Each carries
     ├── InputError            bad input file, bad option value, unknown language pair
     ├── MissingDependency     an optional package or the ffmpeg binary is not installed
     ├── ModelNotAvailable     a model is neither on disk nor downloadable
+    │   └── ModelDownloadFailed    a download (or its conversion) failed: network, hub, proxy
     ├── FFmpegError           ffmpeg ran and failed
     ├── EngineError           an engine (local or hosted) failed while running
     │   └── TransientEngineError   worth retrying (timeouts, HTTP 429/5xx)
@@ -56,6 +57,16 @@ class ModelNotAvailable(OctaviaError):
     code = "model_not_available"
 
 
+class ModelDownloadFailed(ModelNotAvailable):
+    """Fetching a model failed: no network, a refused or timed-out connection, a TLS error,
+    a proxy's web page where the model was expected, a hub error, or a failed conversion.
+
+    A subclass of :class:`ModelNotAvailable`, so ``auto`` choices fall back to what is local.
+    """
+
+    code = "model_download_failed"
+
+
 class FFmpegError(OctaviaError):
     """ffmpeg ran and exited with an error."""
 
@@ -97,6 +108,7 @@ __all__ = [
     "InputError",
     "InsufficientCredits",
     "MissingDependency",
+    "ModelDownloadFailed",
     "ModelNotAvailable",
     "OctaviaError",
     "TransientEngineError",

@@ -144,7 +144,7 @@ def test_dub_refuses_audio_and_asks_for_demucs(
                        cache=session_cache, code=1)  # fmt: skip
     assert "no video stream" in summary["files"][0]["error"]["message"]
     summary = run_json("dub", str(speech_video), "--to", "en", "-m", "tiny.en", "--separate-vocals", "--out-dir",
-                       str(tmp_path), cache=session_cache, code=1)  # fmt: skip
+                       str(tmp_path), cache=session_cache, code=3)  # fmt: skip
     assert summary["files"][0]["error"]["error"] == "missing_dependency"
     assert "demucs" in summary["files"][0]["error"]["hint"]
 
@@ -153,7 +153,7 @@ def test_clone_voice_cuts_a_reference_and_needs_xtts(
     speech_video: Path, tmp_path: Path, session_cache: Path
 ) -> None:
     summary = run_json("dub", str(speech_video), "--to", "en", "-m", "tiny.en", "--clone-voice", "--out-dir",
-                       str(tmp_path), "--work-dir", str(tmp_path / "w"), cache=session_cache, code=1)  # fmt: skip
+                       str(tmp_path), "--work-dir", str(tmp_path / "w"), cache=session_cache, code=3)  # fmt: skip
     error = summary["files"][0]["error"]
     assert error["error"] == "model_not_available" and "xtts_v2" in error["message"]
     (reference,) = (tmp_path / "w").glob("*/voice-reference.wav")  # cut from the source's longest segment

@@ -7,7 +7,8 @@ prints it once as a message plus a hint and maps it to an exit code scripts can 
 0    everything succeeded
 1    at least one input failed (the others still completed)
 2    bad usage or bad input (unknown option value, unreadable file, ...)
-3    the environment lacks something: a model, a package, ffmpeg
+3    the environment lacks something: a model, a package, ffmpeg (also when every input of
+     a batch failed for such a reason)
 130  interrupted (Ctrl-C); checkpoints are kept, re-run to resume
 ==== =====================================================================
 

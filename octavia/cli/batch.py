@@ -84,11 +84,19 @@ def run_batch(files: list[Path], run_one: RunOne, *, as_json: bool, title: str) 
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from octavia.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, print_error
+    from octavia.cli.app import (
+        EXIT_ENVIRONMENT,
+        EXIT_FAILED,
+        EXIT_INTERRUPTED,
+        EXIT_OK,
+        exit_code_for,
+        print_error,
+    )
     from octavia.pipeline.progress import ProgressEvent
 
     err = Console(stderr=True)
     records: list[dict[str, Any]] = []
+    failure_codes: list[int] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=as_json, disable=not err.is_terminal) as bar:
         overall = bar.add_task(f"[bold]{title}", total=len(files))
@@ -105,6 +113,7 @@ def run_batch(files: list[Path], run_one: RunOne, *, as_json: bool, title: str) 
                 record = {"input": str(path), "status": "ok", **record}
             except OctaviaError as error:
                 record = {"input": str(path), "status": "failed", "error": error.to_dict()}
+                failure_codes.append(exit_code_for(error))
                 if not as_json:
                     err.print(f"[red]✗ {escape(str(path))}[/]")
                     print_error(error)
@@ -122,10 +131,15 @@ def run_batch(files: list[Path], run_one: RunOne, *, as_json: bool, title: str) 
         sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
     elif len(records) > 1:
         err.print(f"{len(records) - failed} succeeded, {failed} failed")
+    if failed and failed == len(records) and set(failure_codes) == {EXIT_ENVIRONMENT}:
+        # Nothing succeeded, and not because of the inputs: a model or package is missing here.
+        return EXIT_ENVIRONMENT
     return EXIT_FAILED if failed else EXIT_OK
 
 
 def _print_record(console: Any, record: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     console.print(f"[green]✓[/] {record['input']}  [dim]{record.get('seconds', 0):.1f}s[/]")
     for model in (record.get("models") or {}).values():
         if isinstance(model, dict) and model.get("source"):
@@ -141,3 +155,5 @@ def _print_record(console: Any, record: dict[str, Any]) -> None:
     warnings = sum(len(w) for w in (record.get("layout_warnings") or {}).values())
     if warnings:
         console.print(f"    [yellow]{warnings} layout warning(s); see --json for details[/]")
+    for warning in record.get("warnings") or ():  # e.g. an `auto` choice that fell back
+        console.print(f"    [yellow]warning:[/] {escape(str(warning))}")

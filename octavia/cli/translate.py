@@ -47,7 +47,7 @@ def translate_file(
 ) -> dict[str, Any]:  # fmt: skip
     from octavia import formats
     from octavia.errors import InputError
-    from octavia.pipeline.translation import translate_cues
+    from octavia.pipeline.translation import AutoTranslator, translate_cues
     from octavia.pipeline.workspace import atomic_path
 
     started = time.perf_counter()
@@ -63,10 +63,14 @@ def translate_file(
     out.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, str] = {}
     engines: dict[str, str] = {}
+    warnings: list[str] = []
     for target in targets:
         if target == source:
             continue
         engines[target] = translator.engine_id(source, target)
+        note = translator.fallback_note(source, target) if isinstance(translator, AutoTranslator) else None
+        if note:
+            warnings.append(note)
         cues = translate_cues(doc.cues, translator, source=source, target=target, keep_terms=keep_terms,
                               progress=progress, layout=rules)  # fmt: skip
         dest = out / f"{base}.{target}{path.suffix}"
@@ -81,6 +85,7 @@ def translate_file(
         "cues": len(doc.cues),
         "models": {f"translator:{t}": {"engine": "translate", "model": e} for t, e in engines.items()},
         "outputs": outputs,
+        "warnings": warnings,
         "seconds": round(time.perf_counter() - started, 3),
     }
     if doc.warnings:  # what the reader skipped or repaired, reported like layout warnings

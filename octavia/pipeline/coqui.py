@@ -88,12 +88,19 @@ def download_coqui(spec: ModelSpec, dest: Path) -> None:
         )
     from TTS.utils.manage import ModelManager
 
+    from octavia.pipeline._download import network_errors, quiet_tracebacks
+
     try:
-        model_file, config, _ = ModelManager(output_prefix=dest / ".dl", progress_bar=True).download_model(
-            spec.name
-        )
+        with quiet_tracebacks("TTS.utils.manage"):
+            manager = ModelManager(output_prefix=dest / ".dl", progress_bar=True)
+            model_file, config, _ = manager.download_model(spec.name)
     except (ValueError, KeyError) as exc:  # unknown model name, or a broken model list entry
-        raise OSError(f"Coqui does not know {spec.name!r}: {exc}") from exc
+        if isinstance(exc, network_errors()):  # a proxy's page where the hub's JSON was expected
+            raise
+        raise ModelNotAvailable(
+            f"Coqui does not know the model {spec.name!r}.",
+            "See `octavia models list --engine coqui`, or pass a model directory with --tts-model.",
+        ) from exc
     folder = Path(config).parent if config else Path(model_file)
     for item in folder.iterdir():
         shutil.move(str(item), dest / item.name)

@@ -21,7 +21,14 @@ from octavia.errors import InputError
 from octavia.pipeline import media, review, timing
 from octavia.pipeline.jobs import JobContext
 from octavia.pipeline.options import SpeechOptions, TranslateAudioOptions
-from octavia.pipeline.stages import Checkpointed, extract_stage, run_stage, transcribe_stage, translate_stage
+from octavia.pipeline.stages import (
+    Checkpointed,
+    extract_stage,
+    record_model,
+    run_stage,
+    transcribe_stage,
+    translate_stage,
+)
 from octavia.pipeline.synthesis import describe, synthesize_segments
 from octavia.pipeline.workspace import atomic_path, file_digest, fingerprint, read_json, write_json
 from octavia.types import MediaInfo, Transcript
@@ -176,7 +183,7 @@ def _dub_track(
     opts = _options(ctx)
     target = edited.language
     synth, voice = _synthesizer(ctx, target, audio, original)
-    ctx.info.setdefault("models", {})[f"synthesizer:{target}"] = describe(synth, target, voice)
+    record_model(ctx, f"synthesizer:{target}", describe(synth, target, voice))
     ctx.report("synthesize", 0, len(edited.segments), target)
     started = time.perf_counter()
     result = synthesize_segments(edited.segments, synth, language=target, voice=voice,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from octavia.errors import EngineError, InputError, MissingDependency, ModelNotAvailable
+from octavia.errors import EngineError, InputError, MissingDependency, ModelDownloadFailed, ModelNotAvailable
 from octavia.pipeline.models import Downloader, ModelResolver, ModelSpec, ResolvedModel
 
 log = logging.getLogger(__name__)
@@ -80,17 +80,16 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, quantization: str | None 
 
 
 def fetch_checkpoint(repo_id: str, dest: Path) -> str:
-    """Download a transformers checkpoint from the Hugging Face Hub; returns its revision."""
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+    """Download a transformers checkpoint from the Hugging Face Hub; returns its revision.
 
-    try:
-        revision = str(HfApi().model_info(repo_id).sha)
-        snapshot_download(repo_id, revision=revision, local_dir=dest, allow_patterns=CHECKPOINT_FILES)
-    except RepositoryNotFoundError as exc:
-        raise OSError(f"there is no model {repo_id} on the Hugging Face Hub") from exc
-    except (HfHubHTTPError, LocalEntryNotFoundError) as exc:  # network down, hub errors
-        raise OSError(str(exc)) from exc
+    Network and hub errors propagate as huggingface_hub raises them; the resolver maps them.
+    """
+    from huggingface_hub import snapshot_download
+
+    from octavia.pipeline._download import hub_revision
+
+    revision = hub_revision(repo_id)
+    snapshot_download(repo_id, revision=revision, local_dir=dest, allow_patterns=CHECKPOINT_FILES)
     return revision
 
 
@@ -102,7 +101,13 @@ def make_downloader(fetch: Callable[[str, Path], str] = fetch_checkpoint) -> Dow
         with tempfile.TemporaryDirectory(prefix="octavia-opus-mt-") as tmp:
             revision = fetch(spec.repo_id, Path(tmp))
             (Path(tmp) / INFO_FILE).write_text(json.dumps({"repo_id": spec.repo_id, "revision": revision}))
-            convert_checkpoint(Path(tmp), dest)
+            try:
+                convert_checkpoint(Path(tmp), dest)
+            except (ValueError, RuntimeError, KeyError, TypeError) as exc:  # what converters raise
+                raise ModelDownloadFailed(
+                    f"Converting {spec.repo_id} to CTranslate2 failed: {exc}",
+                    f"Pass a converted model with --model DIR, or report this checkpoint ({revision}).",
+                ) from exc
 
     return download
 
@@ -179,14 +184,17 @@ class MarianTranslator:
             return [self._resolve(direct)]
         except ModelNotAvailable as exc:
             direct_error = exc
+        failed = isinstance(direct_error, ModelDownloadFailed)
         if PIVOT not in (source, target):
             try:
                 return [self._resolve(f"{source}-{PIVOT}"), self._resolve(f"{PIVOT}-{target}")]
-            except ModelNotAvailable:
-                pass
+            except ModelNotAvailable as exc:
+                failed = failed or isinstance(exc, ModelDownloadFailed)
         local = ", ".join(self.local_pairs()) or "none"
         pivot = f" nor through English ({source}-en + en-{target})" if PIVOT not in (source, target) else ""
-        raise ModelNotAvailable(
+        # A failed download stays a ModelDownloadFailed, so `auto` can say a better model was missed.
+        error = ModelDownloadFailed if failed else ModelNotAvailable
+        raise error(
             f"No opus-mt model translates {source}→{target} directly{pivot} on this machine. "
             f"Local pairs: {local}. ({direct_error.message})",
             f"On a connected machine run `octavia models pull marian {direct}` (or the two English legs), "

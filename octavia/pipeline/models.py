@@ -10,7 +10,8 @@ A model is looked for, in this order:
 
 The result says which source was used, so the CLI can print it and ``--json`` can record it.
 A model missing offline is a :class:`ModelNotAvailable` naming the model and the command that
-fixes it.
+fixes it; a download that fails for any reason (network, hub, proxy page, conversion) is its
+subclass :class:`~octavia.errors.ModelDownloadFailed`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from octavia.errors import InputError, ModelNotAvailable
 ModelSource = Literal["user", "cache", "pack", "download"]
 SOURCE_MARKER = ".octavia-source.json"
 
-#: Fetches ``spec`` into the given (empty, temporary) directory. Raises on network errors.
+#: Fetches ``spec`` into the given (empty, temporary) directory. It may raise whatever its HTTP
+#: library raises: the resolver maps every network failure (see ``_download.fetching``).
 Downloader = Callable[["ModelSpec", Path], None]
 
 
@@ -136,24 +138,33 @@ class ModelResolver:
         return ResolvedModel(spec, self._download(spec, download), "download", spec.repo_id)
 
     def _download(self, spec: ModelSpec, download: Downloader) -> Path:
+        """Fetch into ``<name>.partial``, check, then move into place; nothing is left on failure.
+
+        Every engine's download runs here, inside :func:`~octavia.pipeline._download.fetching`,
+        so any network failure from any library reaches the caller as ModelDownloadFailed.
+        """
+        from octavia.pipeline._download import failure, fetching, html_file
+
         target = self.cache_path(spec)
         tmp = target.with_name(target.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
+        moved = False
         try:
-            download(spec, tmp)
-        except OSError as exc:  # network and disk errors both surface as OSError subclasses
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ModelNotAvailable(
-                f"Downloading {spec.engine} model {spec.name!r} ({spec.repo_id}) failed: {exc}",
-                _fix_hint(spec),
-            ) from exc
-        if not _is_complete(tmp, spec):
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ModelNotAvailable(f"The download of {spec.repo_id} is incomplete.", _fix_hint(spec))
-        write_marker(tmp, source="download", detail=spec.repo_id or "")
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
+            with fetching(spec):
+                download(spec, tmp)
+            page = html_file(tmp)
+            if page is not None:
+                raise failure(spec, f"{page.name} is a web page, not the model (a proxy or captive portal?)")
+            if not _is_complete(tmp, spec):
+                raise failure(spec, "the download is incomplete")
+            write_marker(tmp, source="download", detail=spec.repo_id or "")
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+            moved = True
+        finally:
+            if not moved:
+                shutil.rmtree(tmp, ignore_errors=True)
         return target
 
     def not_available(self, spec: ModelSpec) -> ModelNotAvailable:

@@ -63,15 +63,11 @@ def voice_spec(name: str) -> ModelSpec:
 def download_voice(spec: ModelSpec, dest: Path) -> None:
     """Fetch ``<lang>/<lang_REGION>/<name>/<quality>/<voice>.onnx`` (+ .json) from the voices repo."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError
 
     region, speaker, quality = spec.name.split("-", 2)
     folder = f"{region.split('_')[0]}/{region}/{speaker}/{quality}"
-    for suffix in (".onnx", ".onnx.json"):
-        try:
-            got = hf_hub_download(VOICES_REPO, f"{folder}/{spec.name}{suffix}", local_dir=dest / ".hf")
-        except HfHubHTTPError as exc:  # 404 for an unknown voice; wrap as the resolver's OSError
-            raise OSError(str(exc)) from exc
+    for suffix in (".onnx", ".onnx.json"):  # network and hub errors: the resolver maps them
+        got = hf_hub_download(VOICES_REPO, f"{folder}/{spec.name}{suffix}", local_dir=dest / ".hf")
         Path(got).rename(dest / f"{spec.name}{suffix}")
     shutil.rmtree(dest / ".hf", ignore_errors=True)  # huggingface_hub's download metadata
 
@@ -123,8 +119,13 @@ def has_local_voice(resolver: ModelResolver, language: str) -> bool:
 class PiperSynthesizer:
     """Speaks with Piper voices; each voice is loaded once and reused (thread-safe)."""
 
-    def __init__(self, resolver: ModelResolver, *, default_voice: str | None = None, use_cuda: bool = False):
+    def __init__(
+        self, resolver: ModelResolver, *, default_voice: str | None = None, use_cuda: bool = False,
+        fallback_note: str | None = None,
+    ) -> None:  # fmt: skip
         self.resolver = resolver
+        #: Why ``auto`` chose Piper over a better voice that could not be fetched (for summaries).
+        self.fallback_note = fallback_note
         self.default_voice = default_voice
         self.use_cuda = use_cuda
         self._loaded: dict[Path, Any] = {}
@@ -151,7 +152,10 @@ class PiperSynthesizer:
         return f"piper:{onnx.name}:{onnx.stat().st_size}"
 
     def describe(self, language: str, voice: str | None) -> dict[str, str]:
-        return {**self.resolve(language, voice).to_dict(), "engine": "piper"}
+        info = {**self.resolve(language, voice).to_dict(), "engine": "piper"}
+        if self.fallback_note:
+            info["warning"] = self.fallback_note
+        return info
 
     def _voice(self, model: ResolvedModel) -> Any:
         from piper import PiperVoice

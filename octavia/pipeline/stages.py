@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from octavia import formats
-from octavia.errors import InputError, ModelNotAvailable
+from octavia.errors import InputError, MissingDependency, ModelDownloadFailed, ModelNotAvailable, OctaviaError
 from octavia.pipeline import media
 from octavia.pipeline.jobs import JobContext
 from octavia.pipeline.progress import check_cancelled
+from octavia.pipeline.translation import AutoTranslator
 from octavia.pipeline.whisper import WhisperEngine
 from octavia.pipeline.workspace import atomic_path, file_digest, fingerprint, read_json, write_json
 from octavia.types import MediaInfo, Transcript
@@ -137,16 +138,23 @@ def translate_stage(
     keep_terms = opts.keep_terms
     choice: dict[str, str] = {"engine": name}
     engine_id: str | None = None
-    if name == "auto" and target == "en" and not _has_marian(ctx, source, target):
-        name = "whisper"  # straight from the speech beats a rule-based text fallback
+    passed_over: OctaviaError | None = None  # why a better text model was not used
+    if name == "auto" and target == "en":
+        passed_over = _marian_unavailable(ctx, source, target)
+        if passed_over is not None:
+            name = "whisper"  # straight from the speech beats a rule-based text fallback
+    note: str | None = None
     if name != "whisper":
         try:
             translator = ctx.engines.translator(name)
             engine_id = translator.engine_id(source, target)
-        except ModelNotAvailable:
+            note = (
+                translator.fallback_note(source, target) if isinstance(translator, AutoTranslator) else None
+            )
+        except ModelNotAvailable as exc:
             if name != "auto" or target != "en":
                 raise
-            name = "whisper"
+            name, passed_over = "whisper", exc
     if name == "whisper":
         if target != "en":
             raise InputError(
@@ -156,9 +164,13 @@ def translate_stage(
         speech_id, load_speech, _ = _speech_engine(ctx, source)
         engine_id = f"translate-speech:{speech_id}:vad={opts.vad}"
         choice = {"engine": "whisper", "detail": "speech translation (task=translate)"}
+        if isinstance(passed_over, ModelDownloadFailed | MissingDependency):
+            note = f"{passed_over.message} Translated into English with Whisper from the speech instead."
     else:
         choice = {"engine": name, "model": str(engine_id)}
-    ctx.info.setdefault("models", {})[f"translator:{target}"] = choice
+    if note:
+        choice["warning"] = note
+    record_model(ctx, f"translator:{target}", choice)
     fp = fingerprint("translate", transcript.fingerprint, target, engine_id, keep_terms)
 
     def produce() -> None:
@@ -183,13 +195,23 @@ def translate_stage(
                      lambda: Transcript.from_dict(read_json(path)))  # fmt: skip
 
 
-def _has_marian(ctx: JobContext, source: str, target: str) -> bool:
-    """Whether an opus-mt model (direct or via English) is available or downloadable."""
+def _marian_unavailable(ctx: JobContext, source: str, target: str) -> OctaviaError | None:
+    """Why no opus-mt model (direct or via English) can be had for the pair; None when one can."""
     try:
         ctx.engines.translator("marian").engine_id(source, target)
-    except ModelNotAvailable:
-        return False
-    return True
+    except (ModelNotAvailable, MissingDependency) as exc:  # MissingDependency: cannot convert
+        return exc
+    return None
+
+
+def record_model(ctx: JobContext, key: str, description: dict[str, str]) -> None:
+    """Record what a stage used; a ``warning`` in it (an ``auto`` fallback) also goes into the
+    job's ``warnings``, which the CLI summary prints and ``--json`` carries."""
+    ctx.info.setdefault("models", {})[key] = description
+    warning = description.get("warning")
+    warnings = ctx.info.setdefault("warnings", [])
+    if warning and warning not in warnings:
+        warnings.append(warning)
 
 
 def write_subtitles(ctx: JobContext, transcript: Transcript, language: str) -> None:

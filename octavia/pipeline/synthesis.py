@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from octavia.errors import InputError, MissingDependency
+from octavia.errors import InputError, MissingDependency, ModelDownloadFailed
 from octavia.pipeline.engines import Synthesizer
 from octavia.pipeline.models import ModelResolver
 from octavia.pipeline.progress import CancelCheck, ProgressCallback, ProgressEvent, check_cancelled
@@ -34,11 +34,14 @@ def make_synthesizer(name: str, language: str, settings: Any, resolver: ModelRes
 
     ``auto`` picks Coqui where it is installed and has a voice for ``language`` (cached, or
     downloadable on a connected machine), else Piper where a voice for it is on this machine
-    (or downloadable), else fails naming what to install.
+    (or downloadable), else fails naming what to install. When the Coqui voice cannot be
+    fetched, ``auto`` speaks with a local Piper voice instead and says so (``describe``).
     """
     engine, _, model = name.partition(":")
     if engine == "auto":
         engine = _auto_engine(language, resolver)
+        if engine == "coqui":
+            return _coqui_or_local_piper(language, settings, resolver)
     if engine == "coqui":
         if not _installed("TTS"):
             raise MissingDependency("Coqui TTS is not installed.", "pip install 'octavia[coqui]'")
@@ -64,6 +67,24 @@ def make_synthesizer(name: str, language: str, settings: Any, resolver: ModelRes
 
         return TtsServerSynthesizer(url)
     raise InputError(f"Unknown TTS engine {name!r}.", f"Use one of: {', '.join(ENGINES)}.")
+
+
+def _coqui_or_local_piper(language: str, settings: Any, resolver: ModelResolver) -> Synthesizer:
+    """``auto``'s Coqui choice, falling back to a Piper voice on this machine when the Coqui
+    model cannot be had (the download failed, or converting/loading needs a missing package)."""
+    try:
+        return make_synthesizer("coqui", language, settings, resolver)
+    except (ModelDownloadFailed, MissingDependency) as exc:
+        if not _installed("piper"):
+            raise
+        from octavia.pipeline.piper import PiperSynthesizer, has_local_voice
+
+        if not has_local_voice(resolver, language):
+            raise
+        note = f"{exc.message} Spoke {language!r} with a Piper voice on this machine instead."
+        synth = PiperSynthesizer(resolver, fallback_note=note)
+        synth.resolve(language, None)
+        return synth
 
 
 def _auto_engine(language: str, resolver: ModelResolver) -> str:

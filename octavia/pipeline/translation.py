@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from octavia.errors import InputError, MissingDependency, ModelNotAvailable
+from octavia.errors import InputError, MissingDependency, ModelDownloadFailed, ModelNotAvailable
 from octavia.pipeline.engines import Translator
 from octavia.pipeline.progress import ProgressCallback, ProgressEvent
 from octavia.pipeline.sentences import Fragment, Sentence, group_sentences, place
@@ -200,18 +200,25 @@ def translate_cues(
 
 # -- choosing a translator ---------------------------------------------------------------------
 class AutoTranslator:
-    """Per pair: a Marian model when one is local or downloadable, else Apertium, else hosted HF."""
+    """Per pair: a Marian model when one is local or downloadable, else Apertium, else hosted HF.
+
+    A candidate that is not available (not local, download failed, a package missing) is
+    skipped; when one was skipped because fetching it *failed*, :meth:`fallback_note` says so,
+    for the job summary.
+    """
 
     def __init__(self, candidates: Sequence[tuple[str, Callable[[], Translator]]]) -> None:
         self._candidates = list(candidates)
         self._built: dict[str, Translator] = {}
         self._chosen: dict[tuple[str, str], Translator] = {}
+        self._notes: dict[tuple[str, str], str] = {}
 
     def _choose(self, source: str, target: str) -> Translator:
         key = (source, target)
         if key in self._chosen:
             return self._chosen[key]
-        reasons = []
+        reasons: list[str] = []
+        failed: list[str] = []
         for name, build in self._candidates:
             try:
                 engine = self._built.get(name) or build()
@@ -219,14 +226,23 @@ class AutoTranslator:
                 engine.engine_id(source, target)  # raises when the pair is not available
             except (ModelNotAvailable, MissingDependency, InputError) as exc:
                 reasons.append(f"{name}: {exc.message}")
+                if isinstance(exc, ModelDownloadFailed | MissingDependency):
+                    failed.append(exc.message)
                 continue
             self._chosen[key] = engine
+            if failed:
+                self._notes[key] = " ".join(failed) + f" Translated {source}→{target} with {name} instead."
             return engine
         raise ModelNotAvailable(
             f"No translator on this machine can translate {source}→{target}. " + " ".join(reasons),
             f"Run `octavia models pull marian {source}-{target}` on a connected machine, set a Hugging "
             "Face token (OCTAVIA_HF_TOKEN) for --translator hf, or install an Apertium pair.",
         )
+
+    def fallback_note(self, source: str, target: str) -> str | None:
+        """Why a better translator for the pair was passed over, when fetching it failed."""
+        self._choose(source, target)
+        return self._notes.get((source, target))
 
     def engine_id(self, source: str, target: str) -> str:
         return self._choose(source, target).engine_id(source, target)

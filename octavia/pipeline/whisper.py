@@ -61,10 +61,13 @@ def whisper_spec(name: str) -> ModelSpec:
 def download_whisper(spec: ModelSpec, dest: Path) -> None:
     from faster_whisper.utils import download_model
 
-    try:
-        download_model(spec.repo_id or spec.name, output_dir=str(dest))
-    except ValueError as exc:  # faster-whisper raises ValueError for unknown names
-        raise OSError(str(exc)) from exc
+    from octavia.pipeline._download import hub_revision
+
+    # A repo id, never a bare size name (for which faster-whisper raises ValueError when unknown);
+    # network and hub errors propagate and the resolver maps them. The revision is asked first,
+    # with a timeout, because faster-whisper's snapshot download would wait for ever.
+    repo_id = spec.repo_id or spec.name
+    download_model(repo_id, output_dir=str(dest), revision=hub_revision(repo_id))
 
 
 def choose_model(resolver: ModelResolver, requested: str, language: str | None) -> ResolvedModel:
