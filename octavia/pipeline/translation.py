@@ -12,13 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from octavia.errors import InputError, MissingDependency, ModelDownloadFailed, ModelNotAvailable
 from octavia.pipeline.engines import Translator
 from octavia.pipeline.progress import ProgressCallback, ProgressEvent
 from octavia.pipeline.sentences import Fragment, Sentence, group_sentences, place
 from octavia.types import Cue, Segment
+
+if TYPE_CHECKING:
+    from octavia.config import Settings
+    from octavia.pipeline.models import ModelResolver
 
 TRANSLATORS = ("auto", "marian", "hf", "apertium")
 _LEADING_MARKUP = re.compile(r"^(?:\s*(?:\{[^{}\n]*\}|<[A-Za-z][^<>\n]*>))+")
@@ -251,15 +255,16 @@ class AutoTranslator:
         return self._choose(source, target).translate(texts, source=source, target=target)
 
 
-def make_translator(name: str, settings: Any, resolver: Any, *, model_dir: str | None = None) -> Translator:
+def make_translator(
+    name: str, settings: Settings, resolver: ModelResolver, *, model_dir: str | None = None
+) -> Translator:
     """A translator by name: auto | marian | hf | apertium."""
 
     def marian() -> Translator:
         from octavia.pipeline.marian import MarianTranslator
 
-        device = getattr(settings, "device", "cpu")
-        return MarianTranslator(resolver, model_dir=model_dir, device=device,
-                                compute_type=getattr(settings, "compute_type", "default"))  # fmt: skip
+        return MarianTranslator(resolver, model_dir=model_dir, device=settings.device,
+                                compute_type=settings.compute_type)  # fmt: skip
 
     def hf() -> Translator:
         from octavia.pipeline.hf_translate import HFTranslator
@@ -273,7 +278,7 @@ def make_translator(name: str, settings: Any, resolver: Any, *, model_dir: str |
 
     builders: dict[str, Callable[[], Translator]] = {"marian": marian, "hf": hf, "apertium": apertium}
     if name == "auto":
-        order = ["marian", "apertium"] + (["hf"] if getattr(settings, "hf_token", None) else [])
+        order = ["marian", "apertium"] + (["hf"] if settings.hf_token else [])
         return AutoTranslator([(n, builders[n]) for n in order])
     if name not in builders:
         raise InputError(f"Unknown translator {name!r}.", f"Use one of: {', '.join(TRANSLATORS)}.")

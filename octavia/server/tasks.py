@@ -51,7 +51,7 @@ def make_huey(settings: ServerSettings, *, name: str | None = None) -> Huey:
     try:
         import huey
     except ImportError as exc:  # pragma: no cover - the server extra brings it
-        raise MissingDependency("The job queue needs huey.", "pip install 'octavia[server]'") from exc
+        raise MissingDependency("The job queue needs huey.", "pip install 'octavia-media[server]'") from exc
 
     # OCTAVIA_QUEUE_NAME lets several deployments (or test runs) share one Redis/PostgreSQL.
     qname = name or os.environ.get("OCTAVIA_QUEUE_NAME") or DEFAULT_QUEUE_NAME
