@@ -72,7 +72,7 @@ def make_synthesizer(name: str, language: str, settings: Settings, resolver: Mod
     raise InputError(f"Unknown TTS engine {name!r}.", f"Use one of: {', '.join(ENGINES)}.")
 
 
-def _coqui_or_local_piper(language: str, settings: Any, resolver: ModelResolver) -> Synthesizer:
+def _coqui_or_local_piper(language: str, settings: Settings, resolver: ModelResolver) -> Synthesizer:
     """``auto``'s Coqui choice, falling back to a Piper voice on this machine when the Coqui
     model cannot be had (the download failed, or converting/loading needs a missing package)."""
     try:

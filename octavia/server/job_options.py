@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from octavia.config import Settings
 from octavia.errors import InputError
 from octavia.pipeline import catalogue
 from octavia.pipeline.models import ModelResolver, ModelSpec
@@ -25,7 +26,7 @@ _SPEAKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _'-]{0,63}")
 _SPEAKER_ENGINES = ("coqui", "tts-server")
 
 
-def validate_job_options(kind: str, options: Mapping[str, Any], settings: object) -> dict[str, Any]:
+def validate_job_options(kind: str, options: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     """The options to store for a ``kind`` job, or an :class:`InputError` (422) naming the problem."""
     stored = parse_server_options(kind, options)
     resolver = ModelResolver.from_settings(settings)
@@ -34,7 +35,7 @@ def validate_job_options(kind: str, options: Mapping[str, Any], settings: object
         _require_installed(resolver, "whisper", model, "whisper_model")
     asked = stored.get("tts")
     # The server's own default (OCTAVIA_TTS) may name a model by path; only the client's is checked.
-    engine, _, tts_model = str(asked or getattr(settings, "tts", "auto")).partition(":")
+    engine, _, tts_model = str(asked or settings.tts).partition(":")
     if asked and tts_model:
         if engine not in ("coqui", "piper"):
             raise InputError(
