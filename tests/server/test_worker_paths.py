@@ -120,7 +120,8 @@ def test_cancel_then_transient_error_ends_cancelled_not_queued(env):
     sent: list[str] = []
     # queued_stale_s=0: a job left queued would be re-sent on this very pass.
     result = reap(db, srv.settings.model_copy(update={"queued_stale_s": 0.0}), sent.append)
-    assert sent == [] and result.cancelled == []  # nothing left for the reaper
+    # The database is shared with the session's other tests: judge this job alone.
+    assert job_id not in sent and job_id not in result.cancelled  # nothing left for the reaper
 
 
 def test_queued_jobs_with_a_cancel_request_are_ended_by_the_reaper(env):
@@ -133,7 +134,7 @@ def test_queued_jobs_with_a_cancel_request_are_ended_by_the_reaper(env):
     assert _worker(srv).run(job_id) == "skipped"
     sent: list[str] = []
     result = reap(db, srv.settings.model_copy(update={"queued_stale_s": 0.0}), sent.append)
-    assert result.cancelled == [job_id] and sent == []
+    assert job_id in result.cancelled and job_id not in sent  # (other tests' jobs share the database)
     assert _row(db, job_id).status == "cancelled"
     assert ledger(db, job_id) == [("reserve", -1), ("refund", 1)]
 
