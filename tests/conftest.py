@@ -25,6 +25,20 @@ SHORT_SPEECH = DATA / "speech" / "sense_and_sensibility_01_austen_64kb-0880.wav"
 SHORT_SPEECH_TEXT = "he was not an ill disposed young man"
 
 
+def repeated_speech(dest: Path, times: int, src: Path = SPEECH) -> Path:
+    """``src`` (a WAV) ``times`` over in one WAV: real speech long enough that Whisper reports
+    several segments before it finishes (the cancellation tests stop it in between)."""
+    import wave
+
+    with wave.open(str(src)) as w:
+        params, frames = w.getparams(), w.readframes(w.getnframes())
+    with wave.open(str(dest), "wb") as out:
+        out.setparams(params)
+        for _ in range(times):
+            out.writeframes(frames)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("octavia-cache")

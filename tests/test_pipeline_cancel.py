@@ -3,31 +3,18 @@ cancelled after its first decoded segment, stops within that stage and checkpoin
 
 from __future__ import annotations
 
-import wave
-from pathlib import Path
-
 import pytest
 
 from octavia.errors import Cancelled
 from octavia.pipeline.jobs import JobSpec, run_job
 from octavia.pipeline.progress import ProgressEvent
 from octavia.pipeline.workspace import MANIFEST, read_json
-from tests.conftest import SPEECH
-
-
-def _repeat(src: Path, dest: Path, times: int) -> Path:
-    with wave.open(str(src)) as w:
-        params, frames = w.getparams(), w.readframes(w.getnframes())
-    with wave.open(str(dest), "wb") as out:
-        out.setparams(params)
-        for _ in range(times):
-            out.writeframes(frames)
-    return dest
+from tests.conftest import repeated_speech
 
 
 @pytest.mark.slow
 def test_cancel_stops_transcription_after_the_segment_it_arrived_in(engines, tmp_path):
-    src = _repeat(SPEECH, tmp_path / "long.wav", 10)  # about 71 s of real speech
+    src = repeated_speech(tmp_path / "long.wav", 10)  # about 71 s of real speech
     seen: list[ProgressEvent] = []
 
     def cancel() -> bool:  # the owner asks to stop once Whisper has decoded a first segment

@@ -9,7 +9,6 @@ import os
 import socket
 import threading
 import time
-import wave
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,7 @@ from octavia.server import tables as t
 from octavia.server.reaper import reap
 from octavia.server.storage import LocalStorage
 from octavia.server.worker import Worker
-from tests.conftest import SHORT_SPEECH, SPEECH
+from tests.conftest import SHORT_SPEECH, repeated_speech
 from tests.server.conftest import upload_file
 from tests.server.fixtures_jobs import balance, events, fund, ledger, subtitle_body
 
@@ -50,22 +49,10 @@ def _job(user, path: Path, **extra: object) -> str:
     return str(r.json()["id"])
 
 
-def _long_speech(dest: Path, times: int) -> Path:
-    """The test speech clip ``times`` over in one WAV (about 7 s each): real speech, long enough
-    that Whisper reports several segments before it finishes."""
-    with wave.open(str(SPEECH)) as w:
-        params, frames = w.getparams(), w.readframes(w.getnframes())
-    with wave.open(str(dest), "wb") as out:
-        out.setparams(params)
-        for _ in range(times):
-            out.writeframes(frames)
-    return dest
-
-
 def test_cancel_during_transcription_stops_it_there(env, tmp_path):
     srv, user = env
     db = srv.app.state.db
-    job_id = _job(user, _long_speech(tmp_path / "long.wav", 12))  # 85 s → 2 credits
+    job_id = _job(user, repeated_speech(tmp_path / "long.wav", 12))  # 85 s → 2 credits
     before = balance(db, user.id)
     outcome: list[str] = []
     th = threading.Thread(target=lambda: outcome.append(_worker(srv, progress_interval_s=0.1).run(job_id)))
