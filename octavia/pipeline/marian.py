@@ -260,20 +260,20 @@ class MarianTranslator:
                 raise InputError(f"This multilingual model cannot translate into {target!r}.",
                                  f"It knows: {', '.join(sorted(t[2:-2] for t in model.target_tokens))}.")  # fmt: skip
             tokens = [[prefix, *t] for t in tokens]
-        # Longest first, so each batch holds sentences of similar length (little padding, and
-        # no short sentence waits for a long one's decoding steps); put back in order below.
-        order = sorted(range(len(tokens)), key=lambda k: len(tokens[k]), reverse=True)
+        # Past max_batch_size CTranslate2 sorts the inputs longest first, cuts them into batches
+        # of similar length (little padding) and returns results in input order. Sorting here
+        # as well would only reshuffle equal lengths, and so the batches' make-up.
         try:
             results = model.translator.translate_batch(
-                [tokens[k] for k in order], beam_size=self.beam_size,
+                tokens, beam_size=self.beam_size,
                 max_batch_size=self.max_batch_size, batch_type=self.batch_type,
                 max_decoding_length=512, return_scores=False,  # only the best hypothesis is read
             )  # fmt: skip
         except RuntimeError as exc:
             raise EngineError(f"CTranslate2 failed while translating: {exc}") from exc
         out = list(texts)
-        for k, result in zip(order, results, strict=True):
-            out[todo[k]] = model.target_sp.decode(result.hypotheses[0])
+        for i, result in zip(todo, results, strict=True):
+            out[i] = model.target_sp.decode(result.hypotheses[0])
         return out
 
 
