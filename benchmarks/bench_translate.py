@@ -11,9 +11,9 @@ converted to CTranslate2 once into a temporary directory.
 Both engines: CPU, beam size 4, the same batches of 16 sentences sorted by length, the same
 thread count (default: the cores this process may use). Each round runs every engine once on
 the same batches, so a shared machine's load hits all of them alike; the table shows median
-speeds and the median of the per-round ratios. CTranslate2 reads its environment once per
-process: on AMD run the float32 row again with ``CT2_USE_MKL=1`` (it slows int8 there; see
-docs/translation.md). "int8" is CTranslate2's
+speeds and the median of the per-round ratios. CTranslate2 reads its ``CT2_*`` variables once
+per process, so compare backends (``CT2_USE_MKL=1``) by whole runs; the header prints what is
+set (docs/translation.md has what they did on AMD). "int8" is CTranslate2's
 int8 compute type vs torch dynamic int8 quantization of the Linear layers; "float32" is both
 unquantized. Agreement = share of sentences whose outputs are identical to transformers float32 (meaningless
 with --opus-size: random weights give near-tied scores, so beams diverge on rounding).

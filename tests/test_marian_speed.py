@@ -112,27 +112,3 @@ def test_order_is_kept_when_batches_are_sorted_by_length(
     [(tokens, options)] = spy.calls
     assert len(tokens) == len(lengths)
     assert (options["max_batch_size"], options["batch_type"]) == (max_batch_size, batch_type)
-
-
-def test_float32_on_a_non_intel_cpu_points_to_the_faster_setting(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    amd, intel = tmp_path / "amd", tmp_path / "intel"
-    amd.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n")
-    intel.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\n")
-    monkeypatch.delenv("CT2_USE_MKL", raising=False)
-    assert marian.slow_float_backend(amd) and not marian.slow_float_backend(intel)
-    monkeypatch.setenv("CT2_USE_MKL", "1")
-    assert not marian.slow_float_backend(amd)
-
-
-def test_the_float32_warning_is_logged_when_the_backend_is_slow(
-    models_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(marian, "slow_float_backend", lambda: True)
-    resolver = ModelResolver(models_dir, offline=True)
-    with caplog.at_level("WARNING", logger="octavia.pipeline.marian"):
-        MarianTranslator(resolver, compute_type="int8").translate(["the cat ."], source="en", target="xx")
-        assert not caplog.records
-        MarianTranslator(resolver, compute_type="float32").translate(["the cat ."], source="en", target="xx")
-    assert ["CT2_USE_MKL=1" in r.getMessage() for r in caplog.records] == [True]

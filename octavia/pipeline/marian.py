@@ -217,12 +217,6 @@ class MarianTranslator:
         import ctranslate2
         import sentencepiece as spm
 
-        if self.device == "cpu" and self.compute_type in ("float32", "int16") and slow_float_backend():
-            log.warning(
-                "CTranslate2 runs %s through oneDNN on this non-Intel CPU, which is slow for it; "
-                "the default int8 is faster, or set CT2_USE_MKL=1 for float32 (docs/translation.md).",
-                self.compute_type,
-            )
         try:
             translator = ctranslate2.Translator(
                 str(path), device=self.device, compute_type=self.compute_type,
@@ -275,17 +269,6 @@ class MarianTranslator:
         for i, result in zip(todo, results, strict=True):
             out[i] = model.target_sp.decode(result.hypotheses[0])
         return out
-
-
-def slow_float_backend(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True where CTranslate2's wheel picks oneDNN for float GEMMs: non-Intel x86 without CT2_USE_MKL.
-
-    Measured on AMD EPYC: float32 2-3x faster with MKL, int8 ~15x slower (docs/translation.md).
-    """
-    if "CT2_USE_MKL" in os.environ or not cpuinfo.exists():
-        return False
-    vendor = next((line for line in cpuinfo.read_text().splitlines() if line.startswith("vendor_id")), "")
-    return bool(vendor) and "GenuineIntel" not in vendor
 
 
 def usable_cores() -> int:
