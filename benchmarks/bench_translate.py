@@ -8,7 +8,12 @@ arithmetic of a real 75M-parameter opus-mt model, which the printout says. With 
 pass a Helsinki-NLP checkpoint directory (config.json, *.spm, vocab.json, weights); it is
 converted to CTranslate2 once into a temporary directory.
 
-Both engines: CPU, beam size 4, batches of 16, the same thread count. "int8" is CTranslate2's
+Both engines: CPU, beam size 4, the same batches of 16 sentences sorted by length, the same
+thread count (default: the cores this process may use). Each round runs every engine once on
+the same batches, so a shared machine's load hits all of them alike; the table shows median
+speeds and the median of the per-round ratios. CTranslate2 reads its ``CT2_*`` variables once
+per process, so compare backends (``CT2_USE_MKL=1``) by whole runs; the header prints what is
+set (docs/translation.md has what they did on AMD). "int8" is CTranslate2's
 int8 compute type vs torch dynamic int8 quantization of the Linear layers; "float32" is both
 unquantized. Agreement = share of sentences whose outputs are identical to transformers float32 (meaningless
 with --opus-size: random weights give near-tied scores, so beams diverge on rounding).
@@ -21,11 +26,14 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from octavia.pipeline.marian import usable_cores  # noqa: E402
 
 REAL_SENTENCES = [
     "The meeting has been moved to Thursday afternoon.",
@@ -48,15 +56,16 @@ def sentences(tiny: bool, n: int) -> list[str]:
     return [REAL_SENTENCES[i % len(REAL_SENTENCES)] for i in range(n)]
 
 
-def run_ct2(
-    ct2_dir: Path, texts: list[str], compute_type: str, threads: int, repeat: int, fixed: int | None
-) -> tuple[float, list[str]]:
+Batch = Callable[[list[str]], list[str]]
+
+
+def ct2_engine(ct2_dir: Path, compute_type: str, threads: int, fixed: int | None) -> Batch:
     import ctranslate2
     import sentencepiece as spm
 
-    # What MarianTranslator does, with the decoding length exposed for --opus-size.
+    # What MarianTranslator does (threads, no scores), with the decoding length exposed.
     model = ctranslate2.Translator(
-        str(ct2_dir), device="cpu", compute_type=compute_type, intra_threads=threads
+        str(ct2_dir), device="cpu", compute_type=compute_type, inter_threads=1, intra_threads=threads
     )
     src = spm.SentencePieceProcessor(model_file=str(ct2_dir / "source.spm"))
     tgt = spm.SentencePieceProcessor(model_file=str(ct2_dir / "target.spm"))
@@ -64,27 +73,15 @@ def run_ct2(
 
     def batch(chunk: list[str]) -> list[str]:
         tokens = [[*t, "</s>"] for t in src.encode(chunk, out_type=str)]
-        results = model.translate_batch(tokens, beam_size=BEAM, max_batch_size=BATCH, **lengths)
+        results = model.translate_batch(
+            tokens, beam_size=BEAM, max_batch_size=BATCH, return_scores=False, **lengths
+        )
         return [tgt.decode(r.hypotheses[0]) for r in results]
 
-    return _timed(batch, texts, repeat)
+    return batch
 
 
-def _timed(batch: Any, texts: list[str], repeat: int) -> tuple[float, list[str]]:
-    batch(texts[:BATCH])  # load, warm up
-    best, out = float("inf"), []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = []
-        for i in range(0, len(texts), BATCH):
-            out += batch(texts[i : i + BATCH])
-        best = min(best, time.perf_counter() - t)
-    return len(texts) / best, out
-
-
-def run_transformers(
-    hf_dir: Path, texts: list[str], int8: bool, threads: int, repeat: int, fixed: int | None
-) -> tuple[float, list[str]]:
+def hf_engine(hf_dir: Path, int8: bool, threads: int, fixed: int | None) -> Batch:
     import torch
     from transformers import MarianMTModel, MarianTokenizer
 
@@ -93,15 +90,43 @@ def run_transformers(
     model = MarianMTModel.from_pretrained(str(hf_dir)).eval()
     if int8:
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    lengths = {"min_new_tokens": fixed, "max_new_tokens": fixed} if fixed else {"max_new_tokens": 256}
 
     def batch(chunk: list[str]) -> list[str]:
         enc = tok(chunk, return_tensors="pt", padding=True)
-        with torch.inference_mode():
-            lengths = {"min_new_tokens": fixed, "max_new_tokens": fixed} if fixed else {"max_new_tokens": 256}
-            gen = model.generate(**enc, num_beams=BEAM, **lengths)
+        with torch.inference_mode():  # transformers' fastest eager mode: no autograd bookkeeping
+            gen = model.generate(**enc, num_beams=BEAM, output_scores=False, **lengths)
         return list(tok.batch_decode(gen, skip_special_tokens=True))
 
-    return _timed(batch, texts, repeat)
+    return batch
+
+
+def chunks(texts: list[str]) -> tuple[list[list[str]], list[int]]:
+    """Batches of similar length for both engines (longest first), and how to restore order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    ordered = [texts[i] for i in order]
+    return [ordered[i : i + BATCH] for i in range(0, len(ordered), BATCH)], order
+
+
+def interleaved(
+    engines: dict[str, Batch], texts: list[str], repeat: int
+) -> tuple[dict[str, list[float]], dict[str, list[str]]]:
+    """Every round runs each engine once on the same batches, so load changes hit all of them."""
+    batches, order = chunks(texts)
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    outputs: dict[str, list[str]] = {}
+    for run in engines.values():
+        run(batches[0])  # load, warm up
+    for _ in range(repeat):
+        for name, run in engines.items():
+            t = time.perf_counter()
+            out = [o for b in batches for o in run(b)]
+            times[name].append(time.perf_counter() - t)
+            restored = [""] * len(texts)
+            for i, o in zip(order, out, strict=True):
+                restored[i] = o
+            outputs[name] = restored
+    return times, outputs
 
 
 def opus_sized(tmp: Path) -> Path:
@@ -145,7 +170,7 @@ def main() -> None:
     parser.add_argument("--opus-size", action="store_true",
                         help="random weights at opus-mt size, fixed-length decoding (speed only)")  # fmt: skip
     parser.add_argument("--decode-tokens", type=int, default=24, help="decoding length with --opus-size")
-    parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument("--threads", type=int, default=usable_cores())
     args = parser.parse_args()
 
     from octavia.pipeline.marian import convert_checkpoint
@@ -168,25 +193,26 @@ def main() -> None:
             what = f"checkpoint {args.model}"
         texts = sentences(tiny, args.sentences)
         print(f"Model: {what}")
-        print(
-            f"{len(texts)} sentences, beam {BEAM}, batch {BATCH}, {args.threads} threads, CPU, best of {args.repeat}\n"
-        )
-        ref_speed, reference = run_transformers(hf_dir, texts, False, args.threads, args.repeat, fixed)
-        rows = []
-        for label, int8 in (("float32", False), ("int8", True)):
-            hf_speed, _ = (
-                (ref_speed, reference)
-                if not int8
-                else run_transformers(hf_dir, texts, True, args.threads, args.repeat, fixed)
-            )
-            ct_speed, ct_out = run_ct2(ct2_dir, texts, label, args.threads, args.repeat, fixed)
-            agree = sum(a == b for a, b in zip(ct_out, reference, strict=True)) / len(texts)
-            rows.append((label, ct_speed, hf_speed, ct_speed / hf_speed, agree))
+        env = {k: v for k, v in os.environ.items() if k.startswith(("CT2_", "OPENBLAS_", "OMP_", "MKL_"))}
+        print(f"{len(texts)} sentences, beam {BEAM}, batch {BATCH} (sorted by length), {args.threads} threads, "
+              f"CPU, {args.repeat} interleaved rounds, medians; environment: {env or 'none set'}\n")  # fmt: skip
+        engines = {
+            "ct2 float32": ct2_engine(ct2_dir, "float32", args.threads, fixed),
+            "hf float32": hf_engine(hf_dir, False, args.threads, fixed),
+            "ct2 int8": ct2_engine(ct2_dir, "int8", args.threads, fixed),
+            "hf int8": hf_engine(hf_dir, True, args.threads, fixed),
+        }
+        times, outputs = interleaved(engines, texts, args.repeat)
+        reference = outputs["hf float32"]
         print(
             f"{'precision':<10}{'ctranslate2 sent/s':>20}{'transformers sent/s':>21}{'ratio':>8}{'agreement':>11}"
         )
-        for label, ct, hf, ratio, agree in rows:
-            print(f"{label:<10}{ct:>20.1f}{hf:>21.1f}{ratio:>7.1f}x{agree:>10.0%}")
+        for label in ("float32", "int8"):
+            ct, hf = times[f"ct2 {label}"], times[f"hf {label}"]
+            ratio = median(h / c for c, h in zip(ct, hf, strict=True))  # per round: same load
+            agree = sum(a == b for a, b in zip(outputs[f"ct2 {label}"], reference, strict=True)) / len(texts)
+            n = len(texts)
+            print(f"{label:<10}{n / median(ct):>20.1f}{n / median(hf):>21.1f}{ratio:>7.1f}x{agree:>10.0%}")
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from octavia.errors import EngineError, InputError, MissingDependency, ModelDownloadFailed, ModelNotAvailable
 from octavia.pipeline.models import Downloader, ModelResolver, ModelSpec, ResolvedModel
@@ -137,6 +138,7 @@ class MarianTranslator:
         intra_threads: int = 0,
         beam_size: int = 4,
         max_batch_size: int = 32,
+        batch_type: Literal["examples", "tokens"] = "examples",
         download: Downloader | None = download_marian,
     ) -> None:
         from octavia.pipeline.whisper import pick_device
@@ -144,10 +146,13 @@ class MarianTranslator:
         self.resolver = resolver
         self.model_dir = Path(model_dir).expanduser() if model_dir is not None else None
         self.device, self.compute_type = pick_device(device, compute_type)
-        self.inter_threads = inter_threads
-        self.intra_threads = intra_threads
+        self.inter_threads = max(1, inter_threads)
+        # 0 = the cores this process may use, shared out between the parallel translations.
+        # CTranslate2's own default (4 threads) oversubscribes a 2-core machine or container.
+        self.intra_threads = intra_threads or max(1, usable_cores() // self.inter_threads)
         self.beam_size = beam_size
         self.max_batch_size = max_batch_size
+        self.batch_type = batch_type
         self.download = download
         self._routes: dict[tuple[str, str], list[ResolvedModel]] = {}
         self._loaded: dict[Path, _Loaded] = {}
@@ -249,10 +254,14 @@ class MarianTranslator:
                 raise InputError(f"This multilingual model cannot translate into {target!r}.",
                                  f"It knows: {', '.join(sorted(t[2:-2] for t in model.target_tokens))}.")  # fmt: skip
             tokens = [[prefix, *t] for t in tokens]
+        # Past max_batch_size CTranslate2 sorts the inputs longest first, cuts them into batches
+        # of similar length (little padding) and returns results in input order. Sorting here
+        # as well would only reshuffle equal lengths, and so the batches' make-up.
         try:
             results = model.translator.translate_batch(
-                tokens, beam_size=self.beam_size, max_batch_size=self.max_batch_size,
-                max_decoding_length=512,
+                tokens, beam_size=self.beam_size,
+                max_batch_size=self.max_batch_size, batch_type=self.batch_type,
+                max_decoding_length=512, return_scores=False,  # only the best hypothesis is read
             )  # fmt: skip
         except RuntimeError as exc:
             raise EngineError(f"CTranslate2 failed while translating: {exc}") from exc
@@ -260,6 +269,16 @@ class MarianTranslator:
         for i, result in zip(todo, results, strict=True):
             out[i] = model.target_sp.decode(result.hypotheses[0])
         return out
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its affinity mask (taskset, a container's cpuset).
+
+    ``os.cpu_count()`` counts the host's cores, which overcounts inside a container.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1  # pragma: no cover - macOS and Windows have no affinity call
 
 
 def _revision(path: Path) -> str:
