@@ -73,7 +73,10 @@ engines = Engines(Settings(cache_dir=Path(cache), device=device, offline=True))
 resolved = engines.whisper_model(model, None)
 if mode == "bare":
     from faster_whisper import WhisperModel
-    m = WhisperModel(str(resolved.path), device=device, compute_type="default")
+    from octavia.pipeline.whisper import pick_device
+    # Octavia's compute type for the device (int8 on a CPU): CTranslate2's own "default" would
+    # be the weights' stored type, float32 on a CPU, and measure quantisation, not decoding.
+    m = WhisperModel(str(resolved.path), device=device, compute_type=pick_device(device, "default")[1])
     t = time.perf_counter()
     segs, info = m.transcribe(audio, beam_size=5, vad_filter=True, word_timestamps=True,
                               condition_on_previous_text=False)

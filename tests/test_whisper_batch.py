@@ -205,3 +205,31 @@ def test_cli_batches_by_default_and_no_batch_decodes_sequentially(
     assert len(content_words(SPEECH_TEXT) - content_words(srt)) <= 1
     third = runner.invoke(app, [*args, "--no-batch"], env=env)  # resumed: nothing decoded
     assert third.exit_code == 0 and len(calls) == 2
+
+
+def test_subtitle_job_translates_speech_with_the_batched_path(engines, settings, tmp_path, calls) -> None:  # type: ignore[no-untyped-def]
+    from octavia import formats
+    from octavia.api import run
+
+    result = run("subtitle", SPANISH, to=("en",), out_dir=tmp_path, work_dir=tmp_path / "work",
+                 settings=settings, engines=engines, options={"whisper_model": "base", "translator": "whisper"})  # fmt: skip
+    assert [(api, kw["task"]) for api, kw in calls] == [("batched", "transcribe"), ("batched", "translate")]
+    assert result.info["language"] == "es"
+    english = formats.read(next(p for name, p in result.outputs.items() if ".en." in name))
+    text = " ".join(c.text for c in english)
+    assert {"potatoes", "eggs", "oil"} & content_words(text), text
+    assert len(english) >= 3 and all(c.end <= 23.5 for c in english)  # cut into sentences, not one chunk
+
+
+def test_chunks_are_cut_into_sentences_by_word_times() -> None:
+    from faster_whisper.transcribe import Word as FwWord
+
+    from octavia.pipeline.whisper import sentences
+
+    said = [(" And", 0.0), (" Mr.", 0.3), (" Smith", 0.6), (" left.", 0.9), (" Then", 1.3), (" rain", 1.6),
+            (" came", 4.0), (" down", 4.3)]  # fmt: skip
+    segs = sentences([FwWord(start=t, end=t + 0.25, word=w, probability=0.9) for w, t in said])
+    # After "left." (a sentence end, not after the abbreviation "Mr."), and at the 2.15 s pause.
+    assert [s.text for s in segs] == ["And Mr. Smith left.", "Then rain", "came down"]
+    assert [(s.start, s.end) for s in segs] == [(0.0, 1.15), (1.3, 1.85), (4.0, 4.55)]
+    assert [w.text for w in segs[0].words] == ["And", "Mr.", "Smith", "left."]
