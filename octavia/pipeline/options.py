@@ -30,7 +30,7 @@ from octavia.errors import InputError
 from octavia.formats.ass_style import AssStyle
 from octavia.formats.rules import LayoutRules
 from octavia.pipeline import timing
-from octavia.pipeline.whisper import DEFAULT_BATCH_SIZE, DEFAULT_BEAM_SIZE
+from octavia.pipeline.whisper import BATCHED_BEAM_SIZE, DEFAULT_BATCH_SIZE, SEQUENTIAL_BEAM_SIZE
 
 _LAYOUT = LayoutRules()
 _STYLE = AssStyle()
@@ -114,7 +114,12 @@ class SubtitleOptions(_Model):
         True, description="Decode VAD chunks in batches (faster); false: Whisper's sequential decoder."
     )
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=64, description="Chunks decoded at once.")
-    beam_size: int = Field(DEFAULT_BEAM_SIZE, ge=1, le=10, description="Whisper beam search width.")
+    beam_size: int | None = Field(
+        None,
+        ge=1,
+        le=10,
+        description=f"Whisper beam width (default {BATCHED_BEAM_SIZE} batched, {SEQUENTIAL_BEAM_SIZE} sequential).",
+    )
     layout: Layout = Field(default_factory=Layout)
     ass_style: Style = Field(default_factory=Style)
     #: Output files are named STEM.LANG.EXT; the server sets it to the upload's name.

@@ -49,7 +49,11 @@ DEFAULT_DOWNLOAD = "small"
 #: Decoding defaults, chosen from benchmarks/bench_transcribe.py (docs/speed.md); the job
 #: options (octavia.pipeline.options) take theirs from here.
 DEFAULT_BATCH_SIZE = 8
-DEFAULT_BEAM_SIZE = 5
+#: Beam widths when none is asked for: greedy decoding is as accurate as beam 5 once batched
+#: (docs/speed.md) and about twice as fast; the sequential path keeps faster-whisper's 5, so
+#: ``--no-batch`` decodes as Octavia always did.
+BATCHED_BEAM_SIZE = 1
+SEQUENTIAL_BEAM_SIZE = 5
 REQUIRED_FILES = ("model.bin", "config.json")
 
 
@@ -118,18 +122,25 @@ class Decoding:
     word_timestamps: bool
     vad_filter: bool
     batch_size: int | None  # None: the sequential decoder
-    beam_size: int
+    beam_size: int | None  # None: the measured default of the path
 
     @property
     def batched(self) -> bool:
         # Without VAD the batched pipeline has nothing to cut audio over 30 s into chunks with.
         return self.batch_size is not None and self.vad_filter
 
+    @property
+    def beam(self) -> int:
+        if self.beam_size is not None:
+            return self.beam_size
+        return BATCHED_BEAM_SIZE if self.batched else SEQUENTIAL_BEAM_SIZE
 
-def decoding_id(*, vad: bool, batch_size: int | None, beam_size: int) -> str:
+
+def decoding_id(*, vad: bool, batch_size: int | None, beam_size: int | None) -> str:
     """What a checkpoint fingerprint records of the decoding choice (sequential vs batched)."""
-    mode = f"batch{batch_size}" if batch_size is not None and vad else "sequential"
-    return f"vad={vad}:{mode}:beam{beam_size}"
+    d = Decoding("transcribe", None, True, vad, batch_size, beam_size)
+    mode = f"batch{batch_size}" if d.batched else "sequential"
+    return f"vad={vad}:{mode}:beam{d.beam}"
 
 
 def pick_device(device: str, compute_type: str, *, cuda_devices: int | None = None) -> tuple[str, str]:
@@ -209,9 +220,12 @@ class WhisperEngine:
         progress: ProgressCallback | None = None,
         vad_filter: bool = True,
         batch_size: int | None = DEFAULT_BATCH_SIZE,
-        beam_size: int = DEFAULT_BEAM_SIZE,
+        beam_size: int | None = None,
     ) -> Transcript:
-        """``batch_size=None`` decodes sequentially (as does ``vad_filter=False``)."""
+        """``batch_size=None`` decodes sequentially (as does ``vad_filter=False``).
+
+        ``beam_size=None``: :data:`BATCHED_BEAM_SIZE` batched, :data:`SEQUENTIAL_BEAM_SIZE` sequential.
+        """
         if language and language != "en" and not self.multilingual:
             raise InputError(
                 f"The Whisper model {self.model_info.spec.name!r} understands English only, not {language!r}.",
@@ -224,7 +238,7 @@ class WhisperEngine:
     def translate_speech(
         self, audio: Path, *, language: str | None = None, progress: ProgressCallback | None = None,
         vad_filter: bool = True, batch_size: int | None = DEFAULT_BATCH_SIZE,
-        beam_size: int = DEFAULT_BEAM_SIZE,
+        beam_size: int | None = None,
     ) -> Transcript:  # fmt: skip
         if not self.multilingual:
             raise InputError(
@@ -261,7 +275,7 @@ class WhisperEngine:
 
     def _segments(self, audio: Path, d: Decoding) -> tuple[Any, Any]:
         """faster-whisper's (segment generator, info), batched or sequential."""
-        common = {"task": d.task, "language": d.language, "beam_size": d.beam_size,
+        common = {"task": d.task, "language": d.language, "beam_size": d.beam,
                   "word_timestamps": d.word_timestamps, "vad_filter": d.vad_filter}  # fmt: skip
         if d.batched:
             from faster_whisper import BatchedInferencePipeline
@@ -273,14 +287,9 @@ class WhisperEngine:
             # Without timestamp tokens (faster-whisper's default here): with them, faster-whisper
             # 1.2.1 dropped whole sentences at chunk ends (WER 2 % -> 12 % measured, docs/speed.md).
             # Segments are then whole VAD chunks; _decode cuts them at sentences by word times.
-            return pipeline.transcribe(  # type: ignore[no-any-return]
-                str(audio), batch_size=d.batch_size, without_timestamps=True, **common
-            )
-        return self._model.transcribe(  # type: ignore[no-any-return]
-            str(audio),
-            condition_on_previous_text=False,
-            **common,  # avoids repetition loops on long media
-        )
+            return pipeline.transcribe(str(audio), batch_size=d.batch_size, without_timestamps=True, **common)
+        # condition_on_previous_text=False avoids repetition loops on long media.
+        return self._model.transcribe(str(audio), condition_on_previous_text=False, **common)
 
     def _decode(self, audio: Path, progress: ProgressCallback | None, decoding: Decoding) -> Transcript:
         stage = decoding.task  # progress stages are named after the task
