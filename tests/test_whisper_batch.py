@@ -16,7 +16,12 @@ import pytest
 
 from octavia.errors import InputError
 from octavia.pipeline.options import parse_options
-from octavia.pipeline.whisper import DEFAULT_BATCH_SIZE, WhisperEngine
+from octavia.pipeline.whisper import (
+    BATCHED_BEAM_SIZE,
+    DEFAULT_BATCH_SIZE,
+    SEQUENTIAL_BEAM_SIZE,
+    WhisperEngine,
+)
 from tests.conftest import SHORT_SPEECH, SHORT_SPEECH_TEXT, SPEECH, SPEECH_TEXT, content_words, ffmpeg
 
 pytestmark = pytest.mark.slow
@@ -87,6 +92,7 @@ def test_batched_default_gives_the_words_and_their_times(engines, long_clip, cal
     transcript = engines.whisper("base").transcribe(clip, progress=lambda e: progress.append(e.completed))
     assert [api for api, _ in calls] == ["batched"]
     assert calls[0][1]["batch_size"] == DEFAULT_BATCH_SIZE and calls[0][1]["word_timestamps"] is True
+    assert calls[0][1]["beam_size"] == BATCHED_BEAM_SIZE
     # Language detection over the VAD chunks still works in the batched pipeline.
     assert transcript.language == "en" and (transcript.language_probability or 0) > 0.9
     expected = content_words(SPEECH_TEXT) | content_words(SHORT_SPEECH_TEXT)
@@ -123,6 +129,7 @@ def test_sequential_on_request_and_without_vad(engines, calls) -> None:  # type:
     two = engine.transcribe(SPEECH, vad_filter=False)  # the batched pipeline needs VAD to cut chunks
     assert [api for api, _ in calls] == ["sequential", "sequential"]
     assert calls[1][1]["vad_filter"] is False
+    assert [kw["beam_size"] for _, kw in calls] == [SEQUENTIAL_BEAM_SIZE] * 2  # as before batching
     for t in (one, two):
         assert len(content_words(SPEECH_TEXT) - content_words(t.text)) <= 1
 
