@@ -118,7 +118,8 @@ class SubtitleOptions(_Model):
         None,
         ge=1,
         le=10,
-        description=f"Whisper beam width (default {BATCHED_BEAM_SIZE} batched, {SEQUENTIAL_BEAM_SIZE} sequential).",
+        description=f"Whisper beam width (default {BATCHED_BEAM_SIZE} for batched transcription, "
+        f"{SEQUENTIAL_BEAM_SIZE} sequential and for speech translation).",
     )
     layout: Layout = Field(default_factory=Layout)
     ass_style: Style = Field(default_factory=Style)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from octavia import formats
 from octavia.errors import InputError, MissingDependency, ModelDownloadFailed, ModelNotAvailable, OctaviaError
@@ -81,7 +81,7 @@ def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed
     ctx.info.setdefault("models", {})["transcriber"] = described
     path = ctx.workspace.path("transcript.json")
     opts = ctx.spec.options
-    fp = fingerprint("transcribe", audio.fingerprint, engine_id, language, _decoding(ctx))
+    fp = fingerprint("transcribe", audio.fingerprint, engine_id, language, _decoding(ctx, "transcribe"))
 
     def produce() -> None:
         engine = load()
@@ -105,10 +105,10 @@ def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed
     return result
 
 
-def _decoding(ctx: JobContext) -> str:
+def _decoding(ctx: JobContext, task: Literal["transcribe", "translate"]) -> str:
     """The decoding choice, for fingerprints: batched and sequential output may differ."""
     o = ctx.spec.options
-    return decoding_id(vad=o.vad, batch_size=o.whisper_batch_size, beam_size=o.beam_size)
+    return decoding_id(task, vad=o.vad, batch_size=o.whisper_batch_size, beam_size=o.beam_size)
 
 
 def _speech_engine(ctx: JobContext, language: str | None) -> tuple[str, Callable[[], Any], dict[str, Any]]:
@@ -170,7 +170,7 @@ def translate_stage(
                 "Use --translator marian (or auto) for other target languages.",
             )
         speech_id, load_speech, _ = _speech_engine(ctx, source)
-        engine_id = f"translate-speech:{speech_id}:{_decoding(ctx)}"
+        engine_id = f"translate-speech:{speech_id}:{_decoding(ctx, 'translate')}"
         choice = {"engine": "whisper", "detail": "speech translation (task=translate)"}
         if isinstance(passed_over, ModelDownloadFailed | MissingDependency):
             note = f"{passed_over.message} Translated into English with Whisper from the speech instead."

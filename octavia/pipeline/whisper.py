@@ -49,9 +49,10 @@ DEFAULT_DOWNLOAD = "small"
 #: Decoding defaults, chosen from benchmarks/bench_transcribe.py (docs/speed.md); the job
 #: options (octavia.pipeline.options) take theirs from here.
 DEFAULT_BATCH_SIZE = 8
-#: Beam widths when none is asked for: greedy decoding is as accurate as beam 5 once batched
-#: (docs/speed.md) and about twice as fast; the sequential path keeps faster-whisper's 5, so
-#: ``--no-batch`` decodes as Octavia always did.
+#: Beam widths when none is asked for: greedy batched transcription is about as accurate as
+#: beam 5 and faster (docs/speed.md); speech translation is not (it lost a quarter of the
+#: example's content words), so it keeps 5, as does the sequential path (``--no-batch``
+#: decodes as Octavia always did).
 BATCHED_BEAM_SIZE = 1
 SEQUENTIAL_BEAM_SIZE = 5
 REQUIRED_FILES = ("model.bin", "config.json")
@@ -133,12 +134,14 @@ class Decoding:
     def beam(self) -> int:
         if self.beam_size is not None:
             return self.beam_size
-        return BATCHED_BEAM_SIZE if self.batched else SEQUENTIAL_BEAM_SIZE
+        return BATCHED_BEAM_SIZE if self.batched and self.task == "transcribe" else SEQUENTIAL_BEAM_SIZE
 
 
-def decoding_id(*, vad: bool, batch_size: int | None, beam_size: int | None) -> str:
+def decoding_id(
+    task: Literal["transcribe", "translate"], *, vad: bool, batch_size: int | None, beam_size: int | None
+) -> str:
     """What a checkpoint fingerprint records of the decoding choice (sequential vs batched)."""
-    d = Decoding("transcribe", None, True, vad, batch_size, beam_size)
+    d = Decoding(task, None, True, vad, batch_size, beam_size)
     mode = f"batch{batch_size}" if d.batched else "sequential"
     return f"vad={vad}:{mode}:beam{d.beam}"
 
@@ -224,7 +227,8 @@ class WhisperEngine:
     ) -> Transcript:
         """``batch_size=None`` decodes sequentially (as does ``vad_filter=False``).
 
-        ``beam_size=None``: :data:`BATCHED_BEAM_SIZE` batched, :data:`SEQUENTIAL_BEAM_SIZE` sequential.
+        ``beam_size=None``: :data:`BATCHED_BEAM_SIZE` batched, :data:`SEQUENTIAL_BEAM_SIZE` sequential
+        (and for :meth:`translate_speech`, batched or not).
         """
         if language and language != "en" and not self.multilingual:
             raise InputError(
