@@ -32,24 +32,31 @@ def _in_threads(*targets: Callable[[], Any]) -> list[Any]:
 def test_two_jobs_with_different_vad_run_concurrently_each_with_its_own(
     tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from faster_whisper import WhisperModel
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     engines = Engines(settings)
     shared = engines.whisper("tiny.en", "en")  # loaded by an earlier job, as in a long-running worker
-    seen: list[tuple[bool, bool]] = []  # (the job's vad option, vad_filter given to faster-whisper)
+    # (the job's vad option, vad_filter given to faster-whisper, whether batched)
+    seen: list[tuple[bool, bool, bool]] = []
     current = threading.local()
     real_decode, real_transcribe = WhisperModel.transcribe, whisper.WhisperEngine.transcribe
+    real_batched = BatchedInferencePipeline.transcribe
     both_started = threading.Barrier(2, timeout=120)
 
     def spy(self: Any, audio: Any, *args: Any, **kwargs: Any) -> Any:  # the real faster-whisper call
-        seen.append((current.vad, kwargs["vad_filter"]))
+        seen.append((current.vad, kwargs["vad_filter"], False))
         return real_decode(self, audio, *args, **kwargs)
+
+    def batched_spy(self: Any, audio: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append((current.vad, kwargs["vad_filter"], True))
+        return real_batched(self, audio, *args, **kwargs)
 
     def together(self: Any, *args: Any, **kwargs: Any) -> Any:
         both_started.wait()  # both jobs have set up their transcription before either decodes
         return real_transcribe(self, *args, **kwargs)
 
     monkeypatch.setattr(WhisperModel, "transcribe", spy)
+    monkeypatch.setattr(BatchedInferencePipeline, "transcribe", batched_spy)
     monkeypatch.setattr(whisper.WhisperEngine, "transcribe", together)
     results: dict[bool, Any] = {}
 
@@ -62,7 +69,8 @@ def test_two_jobs_with_different_vad_run_concurrently_each_with_its_own(
         )
 
     _in_threads(lambda: job(True), lambda: job(False))
-    assert sorted(seen) == [(False, False), (True, True)]
+    # Batched decoding needs the VAD's chunks: the job without VAD decodes sequentially.
+    assert sorted(seen) == [(False, False, False), (True, True, True)]
     assert engines.whisper("tiny.en", "en") is shared  # one shared model served both
     assert all(r.outputs["subtitles.en.srt"].read_text().strip() for r in results.values())
 

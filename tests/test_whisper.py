@@ -80,6 +80,7 @@ def test_cuda_failure_at_inference_finishes_on_the_cpu(engines, monkeypatch) -> 
             raise RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
 
     engine._model, engine.device, engine.compute_type = BrokenGpuModel(), "cuda", "float16"
-    text = engine.transcribe(SPEECH, language="en").text
+    # Sequential (this fake has only transcribe); test_whisper_batch covers the batched path.
+    text = engine.transcribe(SPEECH, language="en", batch_size=None).text
     assert engine.device == "cpu" and engine.compute_type == "int8"
     assert len(content_words(SPEECH_TEXT) - content_words(text)) <= 2

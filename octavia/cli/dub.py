@@ -9,6 +9,7 @@ import typer
 
 from octavia.cli.batch import expand_inputs, parse_list, run_batch
 from octavia.cli.subtitle import (
+    BATCH,
     COMPUTE_TYPE,
     DEVICE,
     JSON,
@@ -98,6 +99,7 @@ def _command(kind: str) -> Any:
         transcriber: str | None = TRANSCRIBER,
         translator: str | None = TRANSLATOR,
         keep_terms: str | None = KEEP_TERMS,
+        batch: bool = BATCH,
         tts: str | None = TTS,
         tts_model: str | None = TTS_MODEL,
         voice: str | None = VOICE,
@@ -143,7 +145,7 @@ def _command(kind: str) -> Any:
             raise typer.BadParameter("only translate-audio writes an audio file", param_hint="--audio-format")
         given = {
             "whisper_model": model, "transcriber": transcriber, "translator": translator, "keep_terms": parse_list(keep_terms),
-            "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
+            "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
             "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
             "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
         }  # fmt: skip

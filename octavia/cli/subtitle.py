@@ -34,6 +34,11 @@ TRANSLATOR = typer.Option(
     None, "--translator", help="auto, marian, hf, apertium or whisper (speech → English)."
 )
 KEEP_TERMS = typer.Option(None, "--keep-terms", help="Comma-separated terms to keep untranslated.")
+BATCH = typer.Option(
+    default(SubtitleOptions, "batch"),
+    "--batch/--no-batch",
+    help="Decode speech in batches (faster; default), or with Whisper's sequential decoder.",
+)
 
 
 def settings_from_flags(**flags: Any) -> Any:
@@ -64,6 +69,7 @@ def register(app: typer.Typer) -> None:
             "--vad/--no-vad",
             help="Skip silence with Silero VAD before transcribing.",
         ),
+        batch: bool = BATCH,
         max_chars: int = typer.Option(
             default(Layout, "max_chars_per_line"), help="Characters per subtitle line."
         ),
@@ -91,7 +97,7 @@ def register(app: typer.Typer) -> None:
         style = {"font_name": font, "font_size": font_size, "outline": outline}
         options = parse_options("subtitle", {  # every file's options, checked before the first one runs
             "whisper_model": model, "transcriber": transcriber, "translator": translator,
-            "keep_terms": parse_list(keep_terms), "vad": vad,
+            "keep_terms": parse_list(keep_terms), "vad": vad, "batch": batch,
             "layout": {"max_chars_per_line": max_chars, "max_lines": max_lines, "max_cps": max_cps},
             "ass_style": {k: v for k, v in style.items() if v is not None},
         })  # fmt: skip

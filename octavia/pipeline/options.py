@@ -30,6 +30,7 @@ from octavia.errors import InputError
 from octavia.formats.ass_style import AssStyle
 from octavia.formats.rules import LayoutRules
 from octavia.pipeline import timing
+from octavia.pipeline.whisper import BATCHED_BEAM_SIZE, DEFAULT_BATCH_SIZE, SEQUENTIAL_BEAM_SIZE
 
 _LAYOUT = LayoutRules()
 _STYLE = AssStyle()
@@ -109,6 +110,17 @@ class SubtitleOptions(_Model):
     translator: Translator | None = None
     keep_terms: tuple[str, ...] = Field((), max_length=200, description="Terms kept untranslated.")
     vad: bool = Field(True, description="Skip silence with Silero VAD before transcribing.")
+    batch: bool = Field(
+        True, description="Decode VAD chunks in batches (faster); false: Whisper's sequential decoder."
+    )
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=64, description="Chunks decoded at once.")
+    beam_size: int | None = Field(
+        None,
+        ge=1,
+        le=10,
+        description=f"Whisper beam width (default {BATCHED_BEAM_SIZE} for batched transcription, "
+        f"{SEQUENTIAL_BEAM_SIZE} sequential and for speech translation).",
+    )
     layout: Layout = Field(default_factory=Layout)
     ass_style: Style = Field(default_factory=Style)
     #: Output files are named STEM.LANG.EXT; the server sets it to the upload's name.
@@ -118,6 +130,11 @@ class SubtitleOptions(_Model):
     @classmethod
     def _terms(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(t.strip() for t in terms if t.strip())
+
+    @property
+    def whisper_batch_size(self) -> int | None:
+        """The batch size a Whisper call takes: None selects the sequential decoder."""
+        return self.batch_size if self.batch else None
 
 
 class SpeechOptions(SubtitleOptions):

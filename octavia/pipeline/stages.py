@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from octavia import formats
 from octavia.errors import InputError, MissingDependency, ModelDownloadFailed, ModelNotAvailable, OctaviaError
@@ -20,7 +20,7 @@ from octavia.pipeline import media
 from octavia.pipeline.jobs import JobContext
 from octavia.pipeline.progress import check_cancelled
 from octavia.pipeline.translation import AutoTranslator
-from octavia.pipeline.whisper import WhisperEngine
+from octavia.pipeline.whisper import WhisperEngine, decoding_id
 from octavia.pipeline.workspace import atomic_path, file_digest, fingerprint, read_json, write_json
 from octavia.types import MediaInfo, Transcript
 
@@ -80,15 +80,17 @@ def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed
     engine_id, load, described = _speech_engine(ctx, language)
     ctx.info.setdefault("models", {})["transcriber"] = described
     path = ctx.workspace.path("transcript.json")
-    fp = fingerprint("transcribe", audio.fingerprint, engine_id, language, vad)
+    opts = ctx.spec.options
+    fp = fingerprint("transcribe", audio.fingerprint, engine_id, language, _decoding(ctx, "transcribe"))
 
     def produce() -> None:
         engine = load()
         # Per call, never set on the engine: worker threads share one loaded model.
         if isinstance(engine, WhisperEngine):
             transcript = engine.transcribe(
-                audio.value, language=language, progress=ctx.progress, vad_filter=vad
-            )
+                audio.value, language=language, progress=ctx.progress, vad_filter=vad,
+                batch_size=opts.whisper_batch_size, beam_size=opts.beam_size,
+            )  # fmt: skip
         else:  # a hosted engine has no VAD option
             transcript = engine.transcribe(audio.value, language=language, progress=ctx.progress)
         write_json(path, transcript.to_dict())
@@ -101,6 +103,12 @@ def transcribe_stage(ctx: JobContext, audio: Checkpointed[Path]) -> Checkpointed
         language=t.language, language_probability=t.language_probability, segments=len(t.segments)
     )
     return result
+
+
+def _decoding(ctx: JobContext, task: Literal["transcribe", "translate"]) -> str:
+    """The decoding choice, for fingerprints: batched and sequential output may differ."""
+    o = ctx.spec.options
+    return decoding_id(task, vad=o.vad, batch_size=o.whisper_batch_size, beam_size=o.beam_size)
 
 
 def _speech_engine(ctx: JobContext, language: str | None) -> tuple[str, Callable[[], Any], dict[str, Any]]:
@@ -162,7 +170,7 @@ def translate_stage(
                 "Use --translator marian (or auto) for other target languages.",
             )
         speech_id, load_speech, _ = _speech_engine(ctx, source)
-        engine_id = f"translate-speech:{speech_id}:vad={opts.vad}"
+        engine_id = f"translate-speech:{speech_id}:{_decoding(ctx, 'translate')}"
         choice = {"engine": "whisper", "detail": "speech translation (task=translate)"}
         if isinstance(passed_over, ModelDownloadFailed | MissingDependency):
             note = f"{passed_over.message} Translated into English with Whisper from the speech instead."
@@ -178,7 +186,8 @@ def translate_stage(
             speech = load_speech()
             if isinstance(speech, WhisperEngine):
                 result = speech.translate_speech(audio.value, language=source, progress=ctx.progress,
-                                                 vad_filter=opts.vad)  # fmt: skip
+                                                 vad_filter=opts.vad, batch_size=opts.whisper_batch_size,
+                                                 beam_size=opts.beam_size)  # fmt: skip
             else:
                 result = speech.translate_speech(audio.value, language=source, progress=ctx.progress)
         else:
