@@ -291,9 +291,13 @@ class WhisperEngine:
             # Without timestamp tokens (faster-whisper's default here): with them, faster-whisper
             # 1.2.1 dropped whole sentences at chunk ends (WER 2 % -> 12 % measured, docs/speed.md).
             # Segments are then whole VAD chunks; _decode cuts them at sentences by word times.
-            return pipeline.transcribe(str(audio), batch_size=d.batch_size, without_timestamps=True, **common)
+            segments, info = pipeline.transcribe(
+                str(audio), batch_size=d.batch_size, without_timestamps=True, **common
+            )
+            return segments, info
         # condition_on_previous_text=False avoids repetition loops on long media.
-        return self._model.transcribe(str(audio), condition_on_previous_text=False, **common)
+        segments, info = self._model.transcribe(str(audio), condition_on_previous_text=False, **common)
+        return segments, info
 
     def _decode(self, audio: Path, progress: ProgressCallback | None, decoding: Decoding) -> Transcript:
         stage = decoding.task  # progress stages are named after the task
