@@ -24,7 +24,7 @@ from octavia.types import MediaInfo, StreamInfo
 
 SAMPLE_RATE = 16_000
 _FFMPEG_HINT = (
-    "Reinstall Octavia (`pip install octavia` brings ffmpeg through the imageio-ffmpeg wheel), "
+    "Reinstall Octavia (`pip install octavia-media` brings ffmpeg through the imageio-ffmpeg wheel), "
     "install ffmpeg with your package manager (`apt-get install ffmpeg`, `brew install ffmpeg`), "
     "or set OCTAVIA_FFMPEG to the path of an ffmpeg binary."
 )

@@ -260,10 +260,6 @@ class WhisperEngine:
             model=result.model,
         )
 
-    def detect_language(self, audio: Path, *, vad_filter: bool = True) -> tuple[str, float]:
-        _, info = self._model.transcribe(str(audio), beam_size=1, vad_filter=vad_filter)
-        return info.language, info.language_probability
-
     def _run(self, audio: Path, progress: ProgressCallback | None, decoding: Decoding) -> Transcript:
         try:
             return self._decode(audio, progress, decoding)

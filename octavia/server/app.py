@@ -168,7 +168,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.storage = build_storage(settings)
-    app.state.email_sender = mail_outbox.sender
     app.state.mail_outbox = mail_outbox
     app.state.rate_limiter = limiter
     throttle: AccountThrottle = (

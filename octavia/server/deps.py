@@ -16,7 +16,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from octavia.server import tables as t
 from octavia.server.db import Database, utcnow
-from octavia.server.email import EmailSender
 from octavia.server.problems import ApiError, raises
 from octavia.server.security import API_KEY_PREFIX, SESSION_PREFIX, PasswordHasher, sha256_hex
 from octavia.server.settings import ServerSettings
@@ -52,11 +51,6 @@ def get_storage(request: Request) -> Storage:
     return storage
 
 
-def get_email_sender(request: Request) -> EmailSender:
-    sender: EmailSender = request.app.state.email_sender
-    return sender
-
-
 def get_hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.hasher
     return hasher
@@ -65,7 +59,6 @@ def get_hasher(request: Request) -> PasswordHasher:
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
-EmailDep = Annotated[EmailSender, Depends(get_email_sender)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
 
 

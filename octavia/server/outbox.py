@@ -98,6 +98,8 @@ class MailOutbox:
             except sa.exc.SQLAlchemyError:
                 # The database may be restarting; the rows are still there for the next round.
                 log.exception("mail outbox: database error, retrying")
+            except Exception:  # a thread edge (as ReaperThread._once): log, keep the sender alive
+                log.exception("mail outbox: pass crashed; its mail is retried after the lease")
             self._wake.wait(self.settings.mail_poll_interval_s)
             self._wake.clear()
 

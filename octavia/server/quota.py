@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from octavia.errors import OctaviaError
+from octavia.server import credits
 from octavia.server import tables as t
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def check_quota(conn: Connection, settings: ServerSettings, user_id: str, size: 
     quota = settings.storage_quota_bytes
     if quota is None:
         return
-    conn.execute(sa.select(t.users.c.id).where(t.users.c.id == user_id).with_for_update())
+    credits.lock_user(conn, user_id)  # FOR NO KEY UPDATE on PostgreSQL: see its comment
     used = used_bytes(conn, user_id)
     if used + size > quota:
         raise QuotaExceeded(

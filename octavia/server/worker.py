@@ -171,7 +171,6 @@ class Worker:
 
     def _execute(self, row: Any, lease: Lease) -> str:
         from octavia.pipeline.jobs import JobSpec, run_job
-        from octavia.pipeline.options import parse_options
 
         workdir = self.settings.data_dir / "work" / f"{row.id}-{row.attempts}-{uuid.uuid4().hex[:6]}"
         try:
@@ -185,9 +184,9 @@ class Worker:
                 opts = dict(row.options or {})
                 formats = tuple(opts.pop("formats", ["srt"]))
                 opts["output_stem"] = src.stem  # already cut to fit (see _fetch_source)
-                spec = JobSpec(kind=row.kind, source=src, languages=tuple(row.languages or ()),
-                               source_language=row.source_language, formats=formats,
-                               options=parse_options(row.kind, opts))  # fmt: skip
+                spec = JobSpec.create(row.kind, src, languages=tuple(row.languages or ()),
+                                      source_language=row.source_language, formats=formats,
+                                      options=opts)  # fmt: skip
                 progress = _ProgressWriter(self.db, lease, self.progress_interval_s)
                 result = run_job(
                     spec, workdir=ws, out_dir=workdir / "out", engines=self.engines, progress=progress,

@@ -31,6 +31,7 @@ def test_not_ready_when_the_queue_is_down(server_factory):
     assert (
         checks["database"]["ok"] and not checks["queue"]["ok"] and "Connection" in checks["queue"]["detail"]
     )
+    assert "127.0.0.1" not in r.text  # an unauthenticated caller learns no host or port
 
 
 def test_not_ready_when_migrations_are_behind(server_factory, tmp_path):

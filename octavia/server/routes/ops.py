@@ -49,6 +49,12 @@ def _check_queue(request: Request) -> dict[str, Any]:
     return {"ok": True, "backend": request.app.state.settings.queue, "pending": queue.pending()}
 
 
+def _public_detail(exc: BaseException) -> str:
+    """What an unauthenticated caller may read of a failed check: the kind of failure, never its
+    text (a connection error's names the database or Redis host and port); that goes to the log."""
+    return f"{type(exc).__name__} (details in the server log)"
+
+
 @router.get(
     "/readyz",
     responses={503: {"description": "Not ready; `checks` says why.", "content": {"application/json": {}}}},
@@ -61,7 +67,7 @@ def readyz(request: Request) -> JSONResponse:
             checks[name] = check(request)
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; say which
             log.warning("readyz: %s check failed: %s", name, exc)
-            checks[name] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:300]}
+            checks[name] = {"ok": False, "detail": _public_detail(exc)}
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                         status_code=200 if ready else 503)  # fmt: skip

@@ -9,6 +9,7 @@ Every lookup is scoped to the caller: another user's upload id answers 404.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -28,9 +29,11 @@ from octavia.server.problems import ApiError, not_found, responses
 from octavia.server.quota import check_quota
 from octavia.server.routes.projects import owned_project
 from octavia.server.settings import ServerSettings
-from octavia.server.storage import OCTET, Storage, local_copy
+from octavia.server.storage import OCTET, Storage, local_copy, storage_errors
 from octavia.server.storage_sweep import forget_upload_bytes
 from octavia.server.validation import Offset
+
+log = logging.getLogger("octavia.server")
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 UploadStatus = Literal["pending", "ready", "rejected"]
@@ -254,7 +257,7 @@ def complete_upload(
         )
     status, values = _inspect(storage, row, settings)
     if status == "rejected":
-        storage.delete(row.storage_key)  # unusable bytes: free the space now
+        _free_now(storage, row.storage_key)  # unusable bytes: free the space now
     with db.begin() as conn:
         res = conn.execute(
             sa.update(t.uploads)
@@ -318,5 +321,14 @@ def delete_upload(
             )
         conn.execute(sa.delete(t.uploads).where(t.uploads.c.id == upload_id))
         forget_upload_bytes(conn, settings, row, "deleted")  # also bytes sent after this delete
-    storage.delete(row.storage_key)
+    _free_now(storage, row.storage_key)
     return Response(status_code=204)
+
+
+def _free_now(storage: Storage, key: str) -> None:
+    """Delete the bytes at once where storage answers; the purge queued by
+    ``forget_upload_bytes`` retries on the reaper's next pass where it does not."""
+    try:
+        storage.delete(key)
+    except storage_errors() as exc:
+        log.warning("deleting %s failed (%s); the storage sweep retries it", key, exc)
