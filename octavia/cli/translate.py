@@ -15,6 +15,7 @@ import typer
 
 from octavia.cli.batch import expand_inputs, parse_list, run_batch
 from octavia.cli.subtitle import COMPUTE_TYPE, DEVICE, JSON, KEEP_TERMS, OFFLINE, OUT_DIR, settings_from_flags
+from octavia.pipeline.options import Layout, default
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
 _LANG_SUFFIX = re.compile(r"^[a-z]{2}(?:[-_][A-Za-z]{2,4})?$")
@@ -109,8 +110,10 @@ def register(app: typer.Typer) -> None:
         offline: bool | None = OFFLINE,
         device: str | None = DEVICE,
         compute_type: str | None = COMPUTE_TYPE,
-        max_chars: int = typer.Option(42, help="Characters per subtitle line."),
-        max_lines: int = typer.Option(2, help="Lines per cue."),
+        max_chars: int = typer.Option(
+            default(Layout, "max_chars_per_line"), help="Characters per subtitle line."
+        ),
+        max_lines: int = typer.Option(default(Layout, "max_lines"), help="Lines per cue."),
         encoding: str | None = typer.Option(
             None, "--encoding", help="Text encoding of the files, e.g. cp1252 (default: detected)."
         ),
