@@ -52,7 +52,10 @@ def _job(user, path: Path, **extra: object) -> str:
 def test_cancel_during_transcription_stops_it_there(env, tmp_path):
     srv, user = env
     db = srv.app.state.db
-    job_id = _job(user, repeated_speech(tmp_path / "long.wav", 12))  # 85 s → 2 credits
+    # 50 × 7.1 s ≈ 355 s → 6 credits. Batched Whisper decodes 8 VAD chunks (≤ 30 s each) per
+    # forward pass and cancellation is checked as each batch's segments arrive, so the clip must
+    # span at least two batches for a cancel to land inside the stage.
+    job_id = _job(user, repeated_speech(tmp_path / "long.wav", 50))
     before = balance(db, user.id)
     outcome: list[str] = []
     th = threading.Thread(target=lambda: outcome.append(_worker(srv, progress_interval_s=0.1).run(job_id)))
@@ -73,8 +76,8 @@ def test_cancel_during_transcription_stops_it_there(env, tmp_path):
     assert row.progress.get("transcribe", {}).get("fraction", 0) < 1.0  # stopped mid-stage
     types = [e.type for e in events(db, job_id)]
     assert "done" not in types and types.count("checkpoint") == 1  # only extract was checkpointed
-    assert ledger(db, job_id) == [("reserve", -2), ("refund", 2)]
-    assert balance(db, user.id) == before + 2
+    assert ledger(db, job_id) == [("reserve", -6), ("refund", 6)]
+    assert balance(db, user.id) == before + 6
     with db.read() as conn:
         assert conn.execute(sa.select(t.artifacts).where(t.artifacts.c.job_id == job_id)).all() == []
 
