@@ -155,5 +155,13 @@ def _print_record(console: Any, record: dict[str, Any]) -> None:
     warnings = sum(len(w) for w in (record.get("layout_warnings") or {}).values())
     if warnings:
         console.print(f"    [yellow]{warnings} layout warning(s); see --json for details[/]")
+    for language, report in (record.get("report") or {}).items():  # the dub report's flagged lines
+        rows = {r["index"]: r for r in report.get("segments", ())}
+        for index in report.get("flagged", ()):
+            row = rows[index]
+            console.print(
+                f"    [yellow]flagged {language} #{index + 1}[/] {row['error']:.0%} error: "
+                f"meant {escape(repr(row['text']))}, heard {escape(repr(row['heard']))}"
+            )
     for warning in record.get("warnings") or ():  # e.g. an `auto` choice that fell back
         console.print(f"    [yellow]warning:[/] {escape(str(warning))}")

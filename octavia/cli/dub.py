@@ -70,6 +70,17 @@ BACKGROUND = typer.Option(
 SEPARATE = typer.Option(
     False, "--separate-vocals", help="Remove the original voice with Demucs (pip install demucs)."
 )
+VERIFY = typer.Option(
+    default(DubOptions, "verify"),
+    "--verify/--no-verify",
+    help="Hear every dubbed line back with Whisper; writes STEM.LANG.report.html and .json beside the outputs.",
+)
+MAX_ERROR = typer.Option(
+    default(DubOptions, "max_error"),
+    "--max-error",
+    help="Flag a line whose back-transcription error is above this (word error; character error under 3 words).",
+)
+STRICT = typer.Option(False, "--strict", help="Exit 1 (outputs kept) when any dubbed line is flagged.")
 REVIEW = typer.Option(False, "--review", help="Stop after translation and write an editable transcript.")
 RESUME = typer.Option(
     None, "--resume", help="Continue a --review job from its work directory, with the edited text."
@@ -110,6 +121,9 @@ def _command(kind: str) -> Any:
         duck_db: float = DUCK_DB,
         background: bool = BACKGROUND,
         separate_vocals: bool = SEPARATE,
+        verify: bool = VERIFY,
+        max_error: float = MAX_ERROR,
+        strict: bool = STRICT,
         review: bool = REVIEW,
         resume: Path | None = RESUME,
         subtitle_format: str = typer.Option(
@@ -148,6 +162,7 @@ def _command(kind: str) -> Any:
             "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
             "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
             "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
+            "verify": verify, "max_error": max_error, "strict": strict,
         }  # fmt: skip
         # Checked once, before the first file: a bad value never costs a transcription.
         options = parse_options(kind, {k: v for k, v in given.items() if v is not None})

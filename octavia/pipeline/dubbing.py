@@ -19,6 +19,7 @@ from typing import Any
 from octavia import formats
 from octavia.errors import InputError
 from octavia.pipeline import media, review, timing
+from octavia.pipeline.dubreport import report as dubreport
 from octavia.pipeline.jobs import JobContext
 from octavia.pipeline.options import SpeechOptions, TranslateAudioOptions
 from octavia.pipeline.stages import (
@@ -73,9 +74,10 @@ def _run(ctx: JobContext, *, video: bool) -> None:
         path = ctx.workspace.path(f"review.{target}.txt")
         segments = review.load(path, translated.value.segments)
         edited = Transcript(target, tuple(segments), duration=info.duration)
-        mixed = _dub_track(ctx, audio, transcript.value, edited, bed, info)
+        mixed, voice = _dub_track(ctx, audio, transcript.value, edited, bed, info)
+        heard = _verify(ctx, edited, mixed, voice)
         if video:
-            _mux(ctx, edited, mixed.value, source)
+            out = _mux(ctx, edited, mixed.value, source)
         else:
             chosen = opts.audio_format if isinstance(opts, TranslateAudioOptions) else None
             suffix = f".{chosen}" if chosen else _audio_suffix(ctx.spec.source)
@@ -83,7 +85,22 @@ def _run(ctx: JobContext, *, video: bool) -> None:
             with atomic_path(out) as tmp:
                 media.encode_audio(mixed.value, tmp, language=target, ffmpeg=_ff(ctx))
             ctx.outputs[f"audio.{target}"] = out
+        if heard is not None:
+            dubreport.write_report(ctx, heard, media_file=out, duration=info.duration)
     _check_overflow(ctx)
+    dubreport.check_strict(ctx)
+
+
+def _verify(
+    ctx: JobContext, edited: Transcript, mixed: Checkpointed[Path], voice: str | None
+) -> dict[str, Any] | None:
+    """Each placed line heard back (the dub report), unless the job turned ``verify`` off."""
+    opts = _options(ctx)
+    if not opts.verify:
+        return None
+    records = ctx.info["timing"][edited.language]["segments"]
+    voices = [voice] * len(edited.segments)
+    return dubreport.verify_stage(ctx, edited, mixed, records, voices=voices, max_error=opts.max_error)
 
 
 def _ff(ctx: JobContext) -> media.FFmpeg:
@@ -179,11 +196,13 @@ def _synthesizer(
 def _dub_track(
     ctx: JobContext, audio: Checkpointed[Path], original: Transcript, edited: Transcript,
     bed: Checkpointed[Path], info: MediaInfo,
-) -> Checkpointed[Path]:  # fmt: skip
+) -> tuple[Checkpointed[Path], str | None]:  # fmt: skip
+    """The mixed dub track of one language, and the voice it speaks with."""
     opts = _options(ctx)
     target = edited.language
     synth, voice = _synthesizer(ctx, target, audio, original)
-    record_model(ctx, f"synthesizer:{target}", describe(synth, target, voice))
+    used = describe(synth, target, voice)
+    record_model(ctx, f"synthesizer:{target}", used)
     ctx.report("synthesize", 0, len(edited.segments), target)
     started = time.perf_counter()
     result = synthesize_segments(edited.segments, synth, language=target, voice=voice,
@@ -232,7 +251,7 @@ def _dub_track(
     fit_report = read_json(report)
     timing_info.update(max_overflow_s=fit_report["max_overflow_s"], stretcher=fit_report["stretcher"],
                        segments=fit_report["segments"])  # fmt: skip
-    return mixed
+    return mixed, voice or used.get("model")
 
 
 def _stereo(path: Path) -> bool:
@@ -247,7 +266,7 @@ def _fit_length(samples: Any, total: int) -> Any:
     return np.pad(samples, ((0, total - samples.shape[0]), (0, 0)))
 
 
-def _mux(ctx: JobContext, edited: Transcript, dub: Path, source_language: str) -> None:
+def _mux(ctx: JobContext, edited: Transcript, dub: Path, source_language: str) -> Path:
     from octavia.formats.layout import segments_to_cues
     from octavia.pipeline.stages import write_subtitles
 
@@ -266,6 +285,7 @@ def _mux(ctx: JobContext, edited: Transcript, dub: Path, source_language: str) -
                       subtitles=subs, subtitle_language=target, ffmpeg=_ff(ctx))  # fmt: skip
     ctx.outputs[f"video.{target}"] = out
     ctx.report("mux", 1, 1, target)
+    return out
 
 
 def _check_overflow(ctx: JobContext) -> None:

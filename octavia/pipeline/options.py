@@ -30,6 +30,7 @@ from octavia.errors import InputError
 from octavia.formats.ass_style import AssStyle
 from octavia.formats.rules import LayoutRules
 from octavia.pipeline import timing
+from octavia.pipeline.dubreport.metrics import DEFAULT_MAX_ERROR
 from octavia.pipeline.whisper import BATCHED_BEAM_SIZE, DEFAULT_BATCH_SIZE, SEQUENTIAL_BEAM_SIZE
 
 _LAYOUT = LayoutRules()
@@ -156,6 +157,15 @@ class SpeechOptions(SubtitleOptions):
     background: bool = Field(True, description="Keep the original audio, ducked, under the dub.")
     separate_vocals: bool = False
     review: bool = False
+    verify: bool = Field(True, description="Hear every dubbed line back with Whisper and report it.")
+    max_error: float = Field(
+        DEFAULT_MAX_ERROR,
+        ge=0,
+        le=10,
+        allow_inf_nan=False,
+        description="Flag a dubbed line whose back-transcription error (WER; CER under 3 words) is above this.",
+    )
+    strict: bool = Field(False, description="Fail the run (outputs kept) when any dubbed line is flagged.")
 
     @field_validator("tts")
     @classmethod
@@ -186,7 +196,7 @@ OPTIONS: dict[str, type[SubtitleOptions]] = {
 #: starts a paid hosted service, or needs a person (review). Model and voice *names* are
 #: further checked against what the server has installed.
 _SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style")
-_SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "max_speed", "duck_db", "background")
+_SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "max_speed", "duck_db", "background", "verify", "max_error")  # fmt: skip
 
 
 def _subset(model: type[SubtitleOptions], names: tuple[str, ...]) -> type[BaseModel]:
