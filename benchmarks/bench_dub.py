@@ -48,6 +48,7 @@ stages = {k: v["seconds"] for k, v in r.info["stages"].items() if not v.get("res
 print(json.dumps({"total": total, "duration": r.info["duration"], "stages": stages,
                   "segments": r.info["segments"], "timing": r.info.get("timing", {}),
                   "models": r.info.get("models", {}),
+                  "report": {t: {"wer": v["wer"], "flagged": len(v["flagged"])} for t, v in r.info.get("report", {}).items()},
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -101,23 +102,30 @@ def main() -> None:
             rows.append((engine, res))
         speech = sum(prep["stages"].values())  # type: ignore[attr-defined]
         print(
-            f"{'engine':<8}{'synthesize':>12}{'mix':>8}{'other':>8}{'TTS RTF':>9}{'dub RTF':>9}{'peak RSS':>10}"
+            f"{'engine':<8}{'synthesize':>12}{'mix':>8}{'verify':>8}{'other':>8}{'TTS RTF':>9}{'dub RTF':>9}"
+            f"{'peak RSS':>10}"
         )
         for engine, res in rows:
             st = res["stages"]  # type: ignore[index]
             synth = st.get("synthesize:en", 0.0)  # type: ignore[union-attr]
             mix = st.get("mix:en", 0.0) + st.get("bed", 0.0)  # type: ignore[union-attr]
-            other = float(res["total"]) - synth - mix  # type: ignore[arg-type]
+            verify = st.get("verify:en", 0.0)  # type: ignore[union-attr]
+            other = float(res["total"]) - synth - mix - verify  # type: ignore[arg-type]
             total = speech + float(res["total"])  # type: ignore[arg-type]
-            print(f"{engine:<8}{synth:>11.2f}s{mix:>7.2f}s{other:>7.2f}s{synth / duration:>9.3f}"
+            print(f"{engine:<8}{synth:>11.2f}s{mix:>7.2f}s{verify:>7.2f}s{other:>7.2f}s{synth / duration:>9.3f}"
                   f"{total / duration:>9.3f}{res['peak_rss_mb']:>8.0f}MB")  # fmt: skip
+            heard = res["report"].get("en")  # type: ignore[union-attr]
+            if heard:  # the dub report: every placed line heard back by Whisper
+                print(f"        report: back-transcription WER {heard['wer']:.1%}, {heard['flagged']} flagged, "
+                      f"verification {60 * verify / duration:.1f} s per minute of dub")  # fmt: skip
             fits = res["timing"]["en"]["segments"]  # type: ignore[index]
             sped = sum(1 for f in fits if f["factor"] > 1.0)
             print(
                 f"        clips sped up: {sped}/{len(fits)}, max overflow {res['timing']['en']['max_overflow_s']} s"
             )  # type: ignore[index]
         print("\nother = model loading, muxing, subtitles, process overhead inside the job call;")
-        print("dub RTF = (speech stages + the engine's run) / clip duration.")
+        print("dub RTF = (speech stages + the engine's run) / clip duration; verify = the dub report's")
+        print("back-transcription (--no-verify skips it).")
 
 
 if __name__ == "__main__":

@@ -132,7 +132,11 @@ def verify_stage(
         report["seconds"] = round(time.perf_counter() - started, 3)
         write_json(out, report)
 
-    return run_stage(ctx, f"verify:{target}", fp, [out.name], produce, lambda: read_json(out)).value
+    def load() -> dict[str, Any]:
+        report: dict[str, Any] = read_json(out)
+        return report
+
+    return run_stage(ctx, f"verify:{target}", fp, [out.name], produce, load).value
 
 
 def hearing_model(requested: str | None, target: str) -> str | None:
