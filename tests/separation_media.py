@@ -57,7 +57,9 @@ def music(n: int, sample_rate: int = SR, seed: int = 7) -> np.ndarray:
         chord = CHORDS[int(k * step / (4 * beat)) % 4]
         for j, f in enumerate(chord):
             pan = (0.2, 0.5, 0.8)[j]
-            note = sum((0.3 / h) * np.sin(2 * np.pi * f * h * t) * np.exp(-t * 8 * h**0.5) for h in range(1, 10))
+            note = sum(
+                (0.3 / h) * np.sin(2 * np.pi * f * h * t) * np.exp(-t * 8 * h**0.5) for h in range(1, 10)
+            )
             note = note * (1.0 if k % 2 == j % 2 else 0.4)
             out[at : at + length, 0] += note * (1 - pan)
             out[at : at + length, 1] += note * pan

@@ -209,9 +209,7 @@ def _dub_track(
     out, report = ctx.workspace.path(f"dub.{target}.wav"), ctx.workspace.path(f"fit.{target}.json")
     windows = [(s.start, s.end) for s in edited.segments]
     clip_names = [c.name if c else None for c in result.clips]
-    fp = fingerprint(
-        "mix", bed.fingerprint, clip_names, windows, max_speed, bed_gain, info.duration
-    )
+    fp = fingerprint("mix", bed.fingerprint, clip_names, windows, max_speed, bed_gain, info.duration)
 
     def produce() -> None:
         ctx.report("mix", 0, 1, target)

@@ -167,8 +167,10 @@ class SpeechOptions(SubtitleOptions):
     @model_validator(mode="before")
     @classmethod
     def _legacy_background(cls, data: Any) -> Any:
-        """Jobs saved before 0.x stored ``background: bool`` and ``separate_vocals: bool``."""
-        if not isinstance(data, Mapping) or not ({"separate_vocals"} & data.keys() or isinstance(data.get("background"), bool)):
+        """Jobs saved by earlier versions stored ``background: bool`` and ``separate_vocals: bool``."""
+        if not isinstance(data, Mapping) or not (
+            {"separate_vocals"} & data.keys() or isinstance(data.get("background"), bool)
+        ):
             return data
         data = dict(data)
         separate = bool(data.pop("separate_vocals", False))

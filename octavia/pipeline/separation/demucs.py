@@ -16,7 +16,9 @@ from octavia.errors import EngineError, MissingDependency
 
 ENGINE = "demucs"
 MODEL = "htdemucs"
-INSTALL_HINT = "pip install demucs (then --separator demucs uses it), or use the default --separator spleeter."
+INSTALL_HINT = (
+    "pip install demucs (then --separator demucs uses it), or use the default --separator spleeter."
+)
 
 
 def available() -> bool:

