@@ -57,10 +57,12 @@ def test_auto_separates_with_spleeter_and_says_why(runs: dict[str, Any]) -> None
 
 def test_separation_removes_the_original_voice_and_keeps_the_music(runs: dict[str, Any]) -> None:
     _, (music, voice) = runs["auto"]
-    _, (_, ducked_voice) = runs["duck"]
-    assert voice <= 0.1, voice  # the original voice is gone (the dub's own voice does not correlate)
-    assert music >= 0.6, music  # the bed is at full level, ducked by only 3 dB under the dub
-    assert ducked_voice >= 2 * max(voice, 0.05), (ducked_voice, voice)
+    _, (ducked_music, ducked_voice) = runs["duck"]
+    seen = {mode: gains for mode, (_, gains) in runs.items()}
+    assert voice <= 0.1, seen  # the original voice is gone (the dub's own voice does not correlate)
+    # The bed is ducked by only 3 dB under the dub (gain 0.71 under lines, 1 between), not 14.
+    assert music >= 0.5 and music > 1.3 * ducked_music, seen
+    assert ducked_voice >= 2 * max(voice, 0.05), seen
 
 
 def test_duck_and_keep_reuse_the_plain_bed_and_keep_the_voice(runs: dict[str, Any]) -> None:
