@@ -2,16 +2,22 @@
 and peak memory.
 
     .venv/bin/python benchmarks/bench_dub.py [--seconds 60] [--device cpu|cuda] [--engines piper,coqui]
+                                             [--background auto|separate|duck] [--separation]
 
 The clip is the Spanish example looped to ``--seconds`` (video re-encoded once, untimed). It is
 dubbed into English: Whisper base transcribes and translates the speech (``task=translate``),
-then each TTS engine speaks, the clips are fitted and mixed over the ducked original, and the
-video is muxed. The speech stages run once (a ``--review`` run, on CPU); each TTS engine then
+then each TTS engine speaks, the clips are fitted and mixed over the bed (``--background``,
+default auto: the background separated by Spleeter), and the video is muxed. The speech stages run once (a ``--review`` run, on CPU); each TTS engine then
 resumes from a copy of that workspace in a fresh process, so its peak RSS is its own.
 
 Coqui: no real Coqui voice can be downloaded offline, so the benchmark builds a **full-size**
 random VITS (the default VitsArgs: the architecture and compute of the Coqui VITS voices, with
 random weights and character input). Its speed is representative; its speech is not.
+
+``--separation`` measures the separation stage alone instead: Spleeter on ``--seconds`` of LibriVox
+speech over synthesised music (tests/separation_media.py), in a fresh process: seconds per
+minute of audio, RTF, peak RSS, and the background's music and voice gains (least squares on
+the known stems).
 """
 
 from __future__ import annotations
@@ -30,12 +36,12 @@ EXAMPLE = ROOT / "examples" / "tortilla.es.mp4"
 WORKER = r"""
 import json, resource, sys, time
 from pathlib import Path
-clip, work, out, cache, tts, device = sys.argv[1:7]
+clip, work, out, cache, tts, device, background = sys.argv[1:8]
 from octavia.config import Settings
 from octavia.pipeline.factory import Engines
 from octavia.api import run
 settings = Settings(cache_dir=Path(cache), device=device, offline=True)
-options = {"whisper_model": "base"}
+options = {"whisper_model": "base", "background": background}
 if tts == "prep":
     options["review"] = True
 else:
@@ -47,10 +53,48 @@ total = time.perf_counter() - t
 stages = {k: v["seconds"] for k, v in r.info["stages"].items() if not v.get("resumed")}
 print(json.dumps({"total": total, "duration": r.info["duration"], "stages": stages,
                   "segments": r.info["segments"], "timing": r.info.get("timing", {}),
-                  "models": r.info.get("models", {}),
+                  "models": r.info.get("models", {}), "background": r.info.get("background"),
                   "report": {t: {"wer": v["wer"], "flagged": len(v["flagged"])} for t, v in r.info.get("report", {}).items()},
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+
+
+SEPARATION_WORKER = r"""
+import json, resource, sys, tempfile, time
+from pathlib import Path
+seconds, cache = float(sys.argv[1]), sys.argv[2]
+from octavia.config import Settings
+from octavia.pipeline import media
+from octavia.pipeline.models import ModelResolver
+from octavia.pipeline.separation import spleeter
+from tests import separation_media as sm
+with tempfile.TemporaryDirectory() as tmp:
+    known, mix = sm.write_stems(Path(tmp), seconds=seconds)
+    del known
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    engine = spleeter.Spleeter(spleeter.resolve(ModelResolver.from_settings(Settings(cache_dir=Path(cache), offline=True))))
+    loaded = time.perf_counter() - t
+    engine.background(mix, Path(tmp) / "bg.wav")
+    total = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    music, voice = sm.gains(media.decode_audio(Path(tmp) / "bg.wav", sample_rate=sm.SR, channels=2), sm.stems(seconds))
+print(json.dumps({"seconds": total, "load": loaded, "peak_rss_mb": peak, "before_mb": base,
+                  "music": music, "voice": voice}))
+"""
+
+
+def separation(seconds: float, cache: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", SEPARATION_WORKER, str(seconds), str(cache)],
+                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    if proc.returncode != 0:
+        sys.exit(f"separation worker failed: {proc.stderr[-3000:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"separation (Spleeter 2stems, numpy) of {seconds:.0f} s of speech over music:")
+    print(f"  {r['seconds']:.2f} s ({r['load']:.2f} s loading the weights) = {r['seconds'] / seconds * 60:.1f} s "
+          f"per minute of audio, RTF {r['seconds'] / seconds:.3f}")  # fmt: skip
+    print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (the stems held by the worker: {r['before_mb']:.0f} MB)")
+    print(f"  background: music gain {r['music']:.3f}, voice gain {r['voice']:.3f}")
 
 
 def worker(*args: str) -> dict[str, object]:
@@ -76,14 +120,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--device", default="cpu", help="device for the TTS engines (cpu or cuda)")
     parser.add_argument("--engines", default="piper,coqui")
+    parser.add_argument("--background", default="auto", help="the bed: auto, separate, duck, keep, none")
+    parser.add_argument("--separation", action="store_true", help="measure the separation stage alone")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="bench-dub-") as tmp:
         root = Path(tmp)
         cache = root / "cache"
+        if args.separation:
+            separation(args.seconds, cache)
+            return
         clip = make_clip(root / "clip.mp4", args.seconds)
         prep_work = root / "work-prep"
-        prep = worker(str(clip), str(prep_work), str(root / "out-prep"), str(cache), "prep", "cpu")
+        prep = worker(
+            str(clip), str(prep_work), str(root / "out-prep"), str(cache), "prep", "cpu", args.background
+        )
         duration = float(prep["duration"])  # type: ignore[arg-type]
         print(f"clip: {duration:.1f} s, {prep['segments']} segments; Whisper base on CPU")
         for stage, secs in prep["stages"].items():  # type: ignore[attr-defined]
@@ -98,22 +149,25 @@ def main() -> None:
                 tts = "coqui:" + str(build_vits(root / "vits-full", full_size=True))
             work = root / f"work-{engine}"
             shutil.copytree(prep_work, work)
-            res = worker(str(clip), str(work), str(root / f"out-{engine}"), str(cache), tts, args.device)
+            res = worker(str(clip), str(work), str(root / f"out-{engine}"), str(cache), tts, args.device,
+                         args.background)  # fmt: skip
             rows.append((engine, res))
         speech = sum(prep["stages"].values())  # type: ignore[attr-defined]
         print(
-            f"{'engine':<8}{'synthesize':>12}{'mix':>8}{'verify':>8}{'other':>8}{'TTS RTF':>9}{'dub RTF':>9}"
-            f"{'peak RSS':>10}"
+            f"{'engine':<8}{'synthesize':>12}{'bed':>8}{'mix':>8}{'verify':>8}{'other':>8}{'TTS RTF':>9}"
+            f"{'dub RTF':>9}{'peak RSS':>10}"
         )
         for engine, res in rows:
             st = res["stages"]  # type: ignore[index]
             synth = st.get("synthesize:en", 0.0)  # type: ignore[union-attr]
-            mix = st.get("mix:en", 0.0) + st.get("bed", 0.0)  # type: ignore[union-attr]
+            bed = st.get("bed", 0.0)  # type: ignore[union-attr]
+            mix = st.get("mix:en", 0.0)  # type: ignore[union-attr]
             verify = st.get("verify:en", 0.0)  # type: ignore[union-attr]
-            other = float(res["total"]) - synth - mix - verify  # type: ignore[arg-type]
+            other = float(res["total"]) - synth - mix - bed - verify  # type: ignore[arg-type]
             total = speech + float(res["total"])  # type: ignore[arg-type]
-            print(f"{engine:<8}{synth:>11.2f}s{mix:>7.2f}s{verify:>7.2f}s{other:>7.2f}s{synth / duration:>9.3f}"
-                  f"{total / duration:>9.3f}{res['peak_rss_mb']:>8.0f}MB")  # fmt: skip
+            print(f"{engine:<8}{synth:>11.2f}s{bed:>7.2f}s{mix:>7.2f}s{verify:>7.2f}s{other:>7.2f}s"
+                  f"{synth / duration:>9.3f}{total / duration:>9.3f}{res['peak_rss_mb']:>8.0f}MB")  # fmt: skip
+            print(f"        bed: {res['background']}")
             heard = res["report"].get("en")  # type: ignore[union-attr]
             if heard:  # the dub report: every placed line heard back by Whisper
                 print(f"        report: back-transcription WER {heard['wer']:.1%}, {heard['flagged']} flagged, "

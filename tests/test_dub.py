@@ -146,7 +146,7 @@ def test_dub_refuses_audio_and_asks_for_demucs(
     summary = run_json("dub", str(SPEECH), "--to", "en", "-m", "tiny.en", "--out-dir", str(tmp_path),
                        cache=session_cache, code=1)  # fmt: skip
     assert "no video stream" in summary["files"][0]["error"]["message"]
-    summary = run_json("dub", str(speech_video), "--to", "en", "-m", "tiny.en", "--separate-vocals", "--out-dir",
+    summary = run_json("dub", str(speech_video), "--to", "en", "-m", "tiny.en", "--separator", "demucs", "--out-dir",
                        str(tmp_path), cache=session_cache, code=3)  # fmt: skip
     assert summary["files"][0]["error"]["error"] == "missing_dependency"
     assert "demucs" in summary["files"][0]["error"]["hint"]

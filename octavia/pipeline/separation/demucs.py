@@ -1,8 +1,7 @@
-"""Optional vocal separation: remove the original voice and keep music and effects under the dub.
+"""The optional higher-quality separator: Demucs (``pip install demucs``), run as a subprocess.
 
-Uses Demucs (``pip install demucs``; its htdemucs weights are downloaded on first use) when it
-is installed; it is detected at run time, never imported at module load. Without it, the
-dub ducks the original audio instead (see :mod:`octavia.pipeline.timing`).
+Its htdemucs weights are downloaded by Demucs itself on first use. It is detected at run time,
+never imported at module load; ``--separator demucs`` chooses it.
 """
 
 from __future__ import annotations
@@ -15,8 +14,11 @@ from pathlib import Path
 
 from octavia.errors import EngineError, MissingDependency
 
+ENGINE = "demucs"
 MODEL = "htdemucs"
-INSTALL_HINT = "pip install demucs (then --separate-vocals removes the original voice from the background)"
+INSTALL_HINT = (
+    "pip install demucs (then --separator demucs uses it), or use the default --separator spleeter."
+)
 
 
 def available() -> bool:
@@ -25,7 +27,7 @@ def available() -> bool:
 
 def require() -> None:
     if not available():
-        raise MissingDependency("--separate-vocals needs Demucs, which is not installed.", INSTALL_HINT)
+        raise MissingDependency("--separator demucs needs Demucs, which is not installed.", INSTALL_HINT)
 
 
 def separate_background(audio: Path, dest: Path, *, device: str = "cpu", model: str = MODEL) -> Path:
