@@ -44,6 +44,11 @@ VOICE = typer.Option(
     help="Piper voice name or .onnx file; a Coqui speaker (multi-speaker models); a tts-server speaker id.",
 )
 CLONE = typer.Option(False, "--clone-voice", help=f"Speak with the original speaker's voice. {XTTS_NOTE}")
+CAST = typer.Option(
+    None,
+    "--cast",
+    help="A cast.json (speaker label -> voice) to reuse, e.g. one saved beside an earlier dub.",
+)
 SERVER_URL = typer.Option(
     None, "--tts-server-url", help="Base URL of a Coqui tts-server (with --tts tts-server)."
 )
@@ -104,6 +109,7 @@ def _command(kind: str) -> Any:
         tts_model: str | None = TTS_MODEL,
         voice: str | None = VOICE,
         clone_voice: bool = CLONE,
+        cast: Path | None = CAST,
         tts_server_url: str | None = SERVER_URL,
         max_speed: float = MAX_SPEED,
         max_overflow: float | None = MAX_OVERFLOW,
@@ -146,7 +152,7 @@ def _command(kind: str) -> Any:
         given = {
             "whisper_model": model, "transcriber": transcriber, "translator": translator, "keep_terms": parse_list(keep_terms),
             "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
-            "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
+            "cast_file": str(cast.resolve()) if cast else None, "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
             "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
         }  # fmt: skip
         # Checked once, before the first file: a bad value never costs a transcription.

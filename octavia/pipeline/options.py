@@ -146,6 +146,10 @@ class SpeechOptions(SubtitleOptions):
     tts_model: str | None = Field(None, min_length=1, max_length=500)
     voice: str | None = Field(None, min_length=1, max_length=500)
     clone_voice: bool = False
+    cast: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Speaker label → voice name (a voice per speaker)."
+    )
+    cast_file: str | None = Field(None, min_length=1, max_length=500, description="A cast.json to reuse.")
     max_speed: float = Field(
         timing.DEFAULT_MAX_SPEED, ge=1.0, le=4.0, description="Most a clip is sped up to fit its window."
     )
@@ -156,6 +160,14 @@ class SpeechOptions(SubtitleOptions):
     background: bool = Field(True, description="Keep the original audio, ducked, under the dub.")
     separate_vocals: bool = False
     review: bool = False
+
+    @field_validator("cast")
+    @classmethod
+    def _cast(cls, cast: dict[str, str]) -> dict[str, str]:
+        cleaned = {" ".join(k.split()): v.strip() for k, v in cast.items()}
+        if any(not k or len(k) > 80 or not v or len(v) > 500 for k, v in cleaned.items()):
+            raise ValueError("each cast entry maps a speaker label (1-80 characters) to a voice name")
+        return cleaned
 
     @field_validator("tts")
     @classmethod
@@ -186,7 +198,7 @@ OPTIONS: dict[str, type[SubtitleOptions]] = {
 #: starts a paid hosted service, or needs a person (review). Model and voice *names* are
 #: further checked against what the server has installed.
 _SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style")
-_SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "max_speed", "duck_db", "background")
+_SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "cast", "max_speed", "duck_db", "background")
 
 
 def _subset(model: type[SubtitleOptions], names: tuple[str, ...]) -> type[BaseModel]:

@@ -153,10 +153,16 @@ def synthesize_segments(
     clip_dir: Path,
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
+    voices: Sequence[str | None] | None = None,
 ) -> SynthesisResult:
-    """Speak each segment's text into ``clip_dir``, reusing clips whose key already exists."""
+    """Speak each segment's text into ``clip_dir``, reusing clips whose key already exists.
+
+    ``voices`` (one per segment, e.g. a cast's voice per speaker) overrides ``voice``.
+    """
+    if voices is not None and len(voices) != len(segments):
+        raise InputError(f"{len(voices)} voices were given for {len(segments)} segments.")
     clip_dir.mkdir(parents=True, exist_ok=True)
-    engine_id = synth.engine_id(language, voice)
+    engine_ids: dict[str | None, str] = {}
     clips: list[Path | None] = []
     made = reused = 0
     for i, seg in enumerate(segments):
@@ -165,12 +171,15 @@ def synthesize_segments(
         if not text:
             clips.append(None)
             continue
-        clip = clip_dir / f"{clip_key(text, voice, engine_id)}.wav"
+        said_by = voices[i] if voices is not None else voice
+        if said_by not in engine_ids:
+            engine_ids[said_by] = synth.engine_id(language, said_by)
+        clip = clip_dir / f"{clip_key(text, said_by, engine_ids[said_by])}.wav"
         if clip.exists():
             reused += 1
         else:
             with atomic_path(clip) as tmp:
-                synth.synthesize(text, tmp, language=language, voice=voice)
+                synth.synthesize(text, tmp, language=language, voice=said_by)
             made += 1
         clips.append(clip)
         if progress is not None:

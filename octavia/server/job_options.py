@@ -24,6 +24,7 @@ from octavia.pipeline.options import parse_server_options
 _SPEAKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _'-]{0,63}")
 #: Engines whose voice option is a speaker name, not a Piper voice (which could be a path).
 _SPEAKER_ENGINES = ("coqui", "tts-server")
+_PIPER_NAME = re.compile(r"[a-z]{2,3}_[A-Z]{2}-[\w]+-[a-z_]+")
 
 
 def validate_job_options(kind: str, options: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
@@ -49,6 +50,11 @@ def validate_job_options(kind: str, options: Mapping[str, Any], settings: Settin
                 raise InputError("voice must be a speaker name (letters, digits, spaces, _ ' -).")
         else:  # auto or piper: the voice chooses a Piper model, so it must be one installed here
             _require_installed(resolver, "piper", voice, "voice")
+    for label, cast_voice in (stored.get("cast") or {}).items():  # speaker → voice: names, never paths
+        if not _SPEAKER.fullmatch(label) or not _SPEAKER.fullmatch(cast_voice):
+            raise InputError("cast maps speaker labels to voice names (letters, digits, spaces, _ ' -).")
+        if engine in ("auto", "piper") and _PIPER_NAME.fullmatch(cast_voice):
+            _require_installed(resolver, "piper", cast_voice, "voice")
     return stored
 
 
