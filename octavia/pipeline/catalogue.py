@@ -20,6 +20,7 @@ ENGINE_MODULES = {
     "marian": "octavia.pipeline.marian",
     "piper": "octavia.pipeline.piper",
     "coqui": "octavia.pipeline.coqui",
+    "kokoro": "octavia.pipeline.kokoro",
 }
 
 
@@ -70,6 +71,18 @@ def find(engine: str, name: str) -> CatalogueEntry:
             return entry
     known = ", ".join(e.spec.name for e in entries(engine))
     raise InputError(f"Unknown {engine} model {name!r}.", f"Known {engine} models: {known or 'none'}.")
+
+
+def pull_set(engine: str, name: str | None) -> list[CatalogueEntry]:
+    """What ``octavia models pull ENGINE [NAME]`` fetches: the named model, or, with no name,
+    everything of an engine whose models are one set (Kokoro: the model and all its voices)."""
+    if name is not None:
+        return [find(engine, name)]
+    module = importlib.import_module(ENGINE_MODULES[engine]) if engine in ENGINE_MODULES else None
+    if module is None or not getattr(module, "PULL_WITHOUT_NAME", False):
+        known = ", ".join(e.spec.name for e in entries(engine)) if module else ", ".join(ENGINE_MODULES)
+        raise InputError(f"Name the {engine} model to pull.", f"Known: {known or 'none'}.")
+    return list(entries(engine))
 
 
 def status(resolver: ModelResolver, entry: CatalogueEntry) -> ModelStatus:

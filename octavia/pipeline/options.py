@@ -35,7 +35,7 @@ from octavia.pipeline.whisper import BATCHED_BEAM_SIZE, DEFAULT_BATCH_SIZE, SEQU
 _LAYOUT = LayoutRules()
 _STYLE = AssStyle()
 Translator = Literal["auto", "marian", "hf", "apertium", "whisper"]
-TTS_ENGINES = ("auto", "coqui", "piper", "tts-server")
+TTS_ENGINES = ("auto", "coqui", "kokoro", "piper", "tts-server")
 AudioFormat = Literal["wav", "flac", "mp3", "m4a", "ogg", "opus"]  # media.AUDIO_CODECS, without the dot
 AUDIO_FORMATS: tuple[str, ...] = get_args(AudioFormat)
 
@@ -141,7 +141,7 @@ class SpeechOptions(SubtitleOptions):
     """What both re-speaking kinds add: the voice, the fit to the original timing, the mix."""
 
     tts: str | None = Field(
-        None, min_length=1, max_length=200, description="auto, coqui[:MODEL], piper[:VOICE] or tts-server."
+        None, min_length=1, max_length=200, description="auto, coqui[:MODEL], kokoro[:VOICE], piper[:VOICE] or tts-server."
     )
     tts_model: str | None = Field(None, min_length=1, max_length=500)
     voice: str | None = Field(None, min_length=1, max_length=500)
