@@ -55,7 +55,9 @@ def _samples(path: Path):  # type: ignore[no-untyped-def]
 
 
 def _espeak(text: str, voice: str, pitch: int, out: Path) -> Path:
-    subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", "150", "-w", str(out), text], check=True)
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", "150", "-w", str(out), text], check=True
+    )
     return out
 
 
@@ -118,7 +120,11 @@ def speaker_accuracy(turns: list[Turn], segments, step: float = 0.01) -> tuple[f
     best, mapping = 0.0, {}
     pad = labels + [""] * max(0, len(speakers) - len(labels))
     for perm in permutations(pad, len(speakers)):
-        hit = sum(float(np.sum(speech & (truth == sp) & (hyp == lab))) for sp, lab in zip(speakers, perm, strict=True) if lab)
+        hit = sum(
+            float(np.sum(speech & (truth == sp) & (hyp == lab)))
+            for sp, lab in zip(speakers, perm, strict=True)
+            if lab
+        )
         if hit > best:
             best, mapping = hit, dict(zip(speakers, perm, strict=True))
     return best / float(np.sum(speech)), mapping

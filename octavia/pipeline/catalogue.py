@@ -20,6 +20,7 @@ ENGINE_MODULES = {
     "marian": "octavia.pipeline.marian",
     "piper": "octavia.pipeline.piper",
     "coqui": "octavia.pipeline.coqui",
+    "diarization": "octavia.pipeline.diarization.weights",
 }
 
 
@@ -62,9 +63,16 @@ def entries(engine: str | None = None) -> Iterator[CatalogueEntry]:
             yield from listing()
 
 
-def find(engine: str, name: str) -> CatalogueEntry:
+def find(engine: str, name: str | None) -> CatalogueEntry:
+    """The catalogue entry of ``engine``'s model ``name``; no name for an engine with one model."""
     if engine not in ENGINE_MODULES:
         raise InputError(f"Unknown engine {engine!r}.", f"Engines: {', '.join(ENGINE_MODULES)}.")
+    if name is None:
+        only = list(entries(engine))
+        if len(only) == 1:
+            return only[0]
+        known = ", ".join(e.spec.name for e in only)
+        raise InputError(f"Name the {engine} model.", f"Known {engine} models: {known or 'none'}.")
     for entry in entries(engine):
         if entry.spec.name == name:
             return entry

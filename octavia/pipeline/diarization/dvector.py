@@ -25,7 +25,10 @@ def windows(intervals: Sequence[tuple[float, float]]) -> list[tuple[int, int]]:
     size, hop = round(WINDOW_S * FRAMES_PER_SECOND), round(HOP_S * FRAMES_PER_SECOND)
     out: list[tuple[int, int]] = []
     for start, end in intervals:
-        a, b = round(start * FRAMES_PER_SECOND), max(round(end * FRAMES_PER_SECOND), round(start * FRAMES_PER_SECOND) + 1)
+        a, b = (
+            round(start * FRAMES_PER_SECOND),
+            max(round(end * FRAMES_PER_SECOND), round(start * FRAMES_PER_SECOND) + 1),
+        )
         if b - a <= size:
             out.append((a, b))
             continue

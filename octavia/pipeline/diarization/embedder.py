@@ -57,8 +57,10 @@ class DVectorEmbedder:
 
     def embed(self, samples: np.ndarray) -> np.ndarray:
         """One (256,) vector for 16 kHz mono samples: the model authors' recipe."""
+        import numpy as np
+
         features = mel.log_mel(samples)
-        return self.embed_spans(features, [(0, features.shape[0])])[0]
+        return np.asarray(self.embed_spans(features, [(0, features.shape[0])])[0])
 
     def embed_spans(self, features: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
         """(len(spans), 256): one vector per ``[first, last)`` frame range of ``features``.
@@ -71,7 +73,9 @@ class DVectorEmbedder:
 
         total = features.shape[0]
         if total < MODEL_FRAMES:
-            features = np.concatenate([features, np.zeros((MODEL_FRAMES - total, features.shape[1]), features.dtype)])
+            features = np.concatenate(
+                [features, np.zeros((MODEL_FRAMES - total, features.shape[1]), features.dtype)]
+            )
             total = MODEL_FRAMES
         starts: dict[int, int] = {}  # model window start frame -> row: overlapping spans share windows
         owners: list[int] = []

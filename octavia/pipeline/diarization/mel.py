@@ -98,4 +98,4 @@ def log_mel(samples: np.ndarray) -> np.ndarray:
     if not _FILTERS:  # built once; a list append is atomic, two threads at worst build it twice
         _FILTERS.append(mel_filterbank())
     mel = power_spectrogram(samples) @ _FILTERS[0].T
-    return np.log10(mel + LOG_FLOOR).astype(np.float32)
+    return np.asarray(np.log10(mel + LOG_FLOOR), dtype=np.float32)

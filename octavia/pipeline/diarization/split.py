@@ -11,6 +11,7 @@ label that covers most of its time, unsplit.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -51,7 +52,10 @@ def _best(spans: Sequence[Span], start: float, end: float) -> int | None:
 
     def score(s: Span) -> tuple[float, float]:
         overlap = min(s.end, end) - max(s.start, start)
-        return (max(overlap, 0.0) if overlap > 0 else -abs((s.start + s.end) / 2 - middle), -abs((s.start + s.end) / 2 - middle))
+        return (
+            max(overlap, 0.0) if overlap > 0 else -abs((s.start + s.end) / 2 - middle),
+            -abs((s.start + s.end) / 2 - middle),
+        )
 
     return max(spans, key=score).label
 
@@ -67,7 +71,7 @@ def _smooth(words: Sequence[Word], labels: list[int]) -> list[int]:
     changed = True
     while changed and len(runs) > 1:
         changed = False
-        for r, (label, first, last) in enumerate(runs):
+        for r, (_label, first, last) in enumerate(runs):
             if words[last].end - words[first].start >= MIN_RUN_S:
                 continue
             before = runs[r - 1] if r > 0 else None
@@ -110,7 +114,7 @@ def _parts(seg: Segment, labels: list[int]) -> list[tuple[Segment, int]]:
         return [(seg, labels[0])]
     bounds = [0, *cuts, len(labels)]
     out = []
-    for n, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for n, (a, b) in enumerate(itertools.pairwise(bounds)):
         words = seg.words[a:b]
         if offsets is not None:
             start_at = 0 if n == 0 else offsets[a]
