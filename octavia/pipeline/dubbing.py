@@ -63,7 +63,9 @@ def _run(ctx: JobContext, *, video: bool) -> None:
         raise InputError(
             f"{ctx.spec.source} has no video stream.", "Use `octavia translate-audio` for audio files."
         )
-    transcript = transcribe_stage(ctx, audio)
+    from octavia.pipeline.diarization.stage import diarize_stage
+
+    transcript = diarize_stage(ctx, audio, transcribe_stage(ctx, audio))
     source = transcript.value.language
     translations = {t: translate_stage(ctx, audio, transcript, t) for t in ctx.spec.languages}
     if opts.review:

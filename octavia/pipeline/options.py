@@ -38,6 +38,8 @@ Translator = Literal["auto", "marian", "hf", "apertium", "whisper"]
 TTS_ENGINES = ("auto", "coqui", "kokoro", "piper", "tts-server")
 AudioFormat = Literal["wav", "flac", "mp3", "m4a", "ogg", "opus"]  # media.AUDIO_CODECS, without the dot
 AUDIO_FORMATS: tuple[str, ...] = get_args(AudioFormat)
+SpeakerLabels = Literal["none", "name", "dash"]  # formats.srt.SPEAKER_LABELS
+MAX_SPEAKERS = 32
 
 
 class _Model(BaseModel):
@@ -123,6 +125,18 @@ class SubtitleOptions(_Model):
     )
     layout: Layout = Field(default_factory=Layout)
     ass_style: Style = Field(default_factory=Style)
+    diarize: bool | None = Field(
+        None, description="Label speakers (default: on for translate-audio and dub, off for subtitle)."
+    )
+    diarizer: Literal["d-vector", "pyannote"] = Field("d-vector", description="Diarization engine.")
+    speakers: int | None = Field(
+        None, ge=1, le=MAX_SPEAKERS, description="How many speakers (default: found)."
+    )
+    min_speakers: int | None = Field(None, ge=1, le=MAX_SPEAKERS)
+    max_speakers: int | None = Field(None, ge=1, le=MAX_SPEAKERS)
+    speaker_labels: SpeakerLabels = Field(
+        "none", description="SRT speaker marks: none, name ('Speaker 1: ...') or dash ('- ' at each change)."
+    )
     #: Output files are named STEM.LANG.EXT; the server sets it to the upload's name.
     output_stem: str | None = Field(None, min_length=1, max_length=200)
 
@@ -130,6 +144,17 @@ class SubtitleOptions(_Model):
     @classmethod
     def _terms(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(t.strip() for t in terms if t.strip())
+
+    @model_validator(mode="after")
+    def _speaker_bounds(self) -> SubtitleOptions:
+        low, high = self.min_speakers or 1, self.max_speakers or MAX_SPEAKERS
+        if low > high:
+            raise ValueError(f"min_speakers ({low}) is more than max_speakers ({high})")
+        if self.speakers is not None and not low <= self.speakers <= high:
+            raise ValueError(
+                f"speakers ({self.speakers}) is outside min_speakers..max_speakers ({low}..{high})"
+            )
+        return self
 
     @property
     def whisper_batch_size(self) -> int | None:
@@ -141,7 +166,10 @@ class SpeechOptions(SubtitleOptions):
     """What both re-speaking kinds add: the voice, the fit to the original timing, the mix."""
 
     tts: str | None = Field(
-        None, min_length=1, max_length=200, description="auto, coqui[:MODEL], kokoro[:VOICE], piper[:VOICE] or tts-server."
+        None,
+        min_length=1,
+        max_length=200,
+        description="auto, coqui[:MODEL], kokoro[:VOICE], piper[:VOICE] or tts-server.",
     )
     tts_model: str | None = Field(None, min_length=1, max_length=500)
     voice: str | None = Field(None, min_length=1, max_length=500)
@@ -197,7 +225,8 @@ OPTIONS: dict[str, type[SubtitleOptions]] = {
 #: Options a server client may set, per kind: none names a path (model dirs, voice files),
 #: starts a paid hosted service, or needs a person (review). Model and voice *names* are
 #: further checked against what the server has installed.
-_SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style")
+_SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style",
+                  "diarize", "speakers", "min_speakers", "max_speakers", "speaker_labels")  # fmt: skip
 _SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "cast", "max_speed", "duck_db", "background")
 
 

