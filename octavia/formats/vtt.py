@@ -30,6 +30,7 @@ from octavia.types import Cue
 
 _TIMING = re.compile(r"\s*(\S+)\s*-->\s*(\S+)(?:\s+(.*))?")
 _TAG = re.compile(r"</?(?:c|i|b|u|v|lang|ruby|rt)(?:[.\s][^<>\n]*)?>|<\d[\d:.]*>")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?[ \t]+([^>\n]+)>")
 _HINT = "WebVTT timing lines look like '00:01:02.500 --> 00:01:04.000', optionally followed by settings."
 
 
@@ -136,7 +137,8 @@ def parse(text: str) -> Document:
             if settings:
                 extra["settings"] = settings
             body = [line.strip() for line in block.lines]
-            cues.append(Cue(start, end, _decode("\n".join(b for b in body if b)), extra=extra))
+            text = _decode("\n".join(b for b in body if b))
+            cues.append(Cue(start, end, text, extra=extra, speaker=_speaker(text)))
             line_nos.append(block.timing_at + 1)
         elif _is_header_block(block) and not cues:
             header_blocks.append("\n".join(line.rstrip() for line in block.lines))
@@ -158,6 +160,17 @@ def parse(text: str) -> Document:
     return Document("vtt", cues, "\n\n".join(header_blocks), warnings)
 
 
+def _speaker(text: str) -> str | None:
+    """The voice of a cue that starts with a ``<v Name>`` span (the span stays in the text)."""
+    m = _VOICE.match(text.lstrip())
+    return (" ".join(m.group(1).split()) or None) if m else None
+
+
+def _voice_tag(speaker: str) -> str:
+    name = " ".join(speaker.replace("<", "").replace(">", "").replace("&", "and").split())
+    return f"<v {name}>" if name else ""
+
+
 def read(text: str) -> list[Cue]:
     """The cues of a WebVTT file's text."""
     return parse(text).cues
@@ -166,7 +179,8 @@ def read(text: str) -> list[Cue]:
 def write(cues: Iterable[Cue], *, header: str | None = None) -> str:
     """WebVTT text for ``cues``; ``header`` (from :func:`parse`) restores the title, STYLE and REGION blocks.
 
-    ASS override blocks and ``<font>`` tags are dropped: browsers would print them.
+    ASS override blocks and ``<font>`` tags are dropped: browsers would print them. A cue with a
+    ``speaker`` and no voice span of its own starts with ``<v Speaker>`` (the reader gives it back).
     """
     head = normalize(header).strip("\n") if header else "WEBVTT"
     if not _is_block(head.split("\n", 1)[0], "WEBVTT"):
@@ -180,6 +194,9 @@ def write(cues: Iterable[Cue], *, header: str | None = None) -> str:
         timing = f"{format_ms(cue.start, '.')} --> {format_ms(cue.end, '.')}"
         settings = " ".join(cue.extra.get("settings", "").split())
         lines.append(f"{timing} {settings}" if settings else timing)
-        lines += text_lines(_encode(for_vtt(cue.text)))
+        body = for_vtt(cue.text)
+        if cue.speaker and not _VOICE.search(body):  # a speaker's cue is one voice span
+            body = _voice_tag(cue.speaker) + body
+        lines += text_lines(_encode(body))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"

@@ -21,6 +21,8 @@ ENGINE_MODULES = {
     "piper": "octavia.pipeline.piper",
     "coqui": "octavia.pipeline.coqui",
     "spleeter": "octavia.pipeline.separation.spleeter",
+    "kokoro": "octavia.pipeline.kokoro",
+    "diarization": "octavia.pipeline.diarization.weights",
 }
 
 
@@ -63,14 +65,33 @@ def entries(engine: str | None = None) -> Iterator[CatalogueEntry]:
             yield from listing()
 
 
-def find(engine: str, name: str) -> CatalogueEntry:
+def find(engine: str, name: str | None) -> CatalogueEntry:
+    """The catalogue entry of ``engine``'s model ``name``; no name for an engine with one model."""
     if engine not in ENGINE_MODULES:
         raise InputError(f"Unknown engine {engine!r}.", f"Engines: {', '.join(ENGINE_MODULES)}.")
+    if name is None:
+        only = list(entries(engine))
+        if len(only) == 1:
+            return only[0]
+        known = ", ".join(e.spec.name for e in only)
+        raise InputError(f"Name the {engine} model.", f"Known {engine} models: {known or 'none'}.")
     for entry in entries(engine):
         if entry.spec.name == name:
             return entry
     known = ", ".join(e.spec.name for e in entries(engine))
     raise InputError(f"Unknown {engine} model {name!r}.", f"Known {engine} models: {known or 'none'}.")
+
+
+def pull_set(engine: str, name: str | None) -> list[CatalogueEntry]:
+    """What ``octavia models pull ENGINE [NAME]`` fetches: the named model, or, with no name,
+    everything of an engine whose models are one set (Kokoro: the model and all its voices)."""
+    if name is not None or len(list(entries(engine))) == 1:
+        return [find(engine, name)]
+    module = importlib.import_module(ENGINE_MODULES[engine]) if engine in ENGINE_MODULES else None
+    if module is None or not getattr(module, "PULL_WITHOUT_NAME", False):
+        known = ", ".join(e.spec.name for e in entries(engine)) if module else ", ".join(ENGINE_MODULES)
+        raise InputError(f"Name the {engine} model to pull.", f"Known: {known or 'none'}.")
+    return list(entries(engine))
 
 
 def status(resolver: ModelResolver, entry: CatalogueEntry) -> ModelStatus:

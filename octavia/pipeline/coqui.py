@@ -232,6 +232,12 @@ class CoquiSynthesizer:
     def speakers(self) -> list[str]:
         return list(self.tts.speakers or []) if self.tts.is_multi_speaker else []
 
+    def voices(self, language: str) -> list[str]:
+        """A multi-speaker model's speakers (XTTS clones instead; a single voice lists none)."""
+        if self.model.spec.name == XTTS:
+            return []
+        return self.speakers()
+
     def synthesize(self, text: str, out: Path, *, language: str, voice: str | None = None) -> Path:
         tts = self.tts
         kwargs: dict[str, Any] = {}

@@ -19,6 +19,7 @@ from typing import Any
 from octavia import formats
 from octavia.errors import InputError
 from octavia.pipeline import media, review, timing
+from octavia.pipeline.casting.stage import choose_cast, segment_voices
 from octavia.pipeline.dubreport import report as dubreport
 from octavia.pipeline.jobs import JobContext
 from octavia.pipeline.options import SpeechOptions, TranslateAudioOptions
@@ -63,19 +64,21 @@ def _run(ctx: JobContext, *, video: bool) -> None:
         raise InputError(
             f"{ctx.spec.source} has no video stream.", "Use `octavia translate-audio` for audio files."
         )
-    transcript = transcribe_stage(ctx, audio)
+    from octavia.pipeline.diarization.stage import diarize_stage
+
+    transcript = diarize_stage(ctx, audio, transcribe_stage(ctx, audio))
     source = transcript.value.language
     translations = {t: translate_stage(ctx, audio, transcript, t) for t in ctx.spec.languages}
     if opts.review:
-        _write_reviews(ctx, transcript.value, translations)
+        _write_reviews(ctx, transcript.value, translations, audio)
         return
     bed = _bed_stage(ctx, info)
     for target, translated in translations.items():
         path = ctx.workspace.path(f"review.{target}.txt")
-        segments = review.load(path, translated.value.segments)
+        segments, review_voices = review.load_review(path, translated.value.segments)
         edited = Transcript(target, tuple(segments), duration=info.duration)
-        mixed, voice = _dub_track(ctx, audio, transcript.value, edited, bed, info)
-        heard = _verify(ctx, edited, mixed, voice)
+        mixed, voices = _dub_track(ctx, audio, transcript.value, edited, bed, info, review_voices)
+        heard = _verify(ctx, edited, mixed, voices)
         if video:
             out = _mux(ctx, edited, mixed.value, source)
         else:
@@ -92,14 +95,13 @@ def _run(ctx: JobContext, *, video: bool) -> None:
 
 
 def _verify(
-    ctx: JobContext, edited: Transcript, mixed: Checkpointed[Path], voice: str | None
+    ctx: JobContext, edited: Transcript, mixed: Checkpointed[Path], voices: list[str | None]
 ) -> dict[str, Any] | None:
     """Each placed line heard back (the dub report), unless the job turned ``verify`` off."""
     opts = _options(ctx)
     if not opts.verify:
         return None
     records = ctx.info["timing"][edited.language]["segments"]
-    voices = [voice] * len(edited.segments)
     return dubreport.verify_stage(ctx, edited, mixed, records, voices=voices, max_error=opts.max_error)
 
 
@@ -113,20 +115,33 @@ def _audio_suffix(source: Path) -> str:
 
 
 def _write_reviews(
-    ctx: JobContext, original: Transcript, translations: dict[str, Checkpointed[Transcript]]
-) -> None:
+    ctx: JobContext, original: Transcript, translations: dict[str, Checkpointed[Transcript]],
+    audio: Checkpointed[Path],
+) -> None:  # fmt: skip
     kind = ctx.spec.kind
     hint = f"octavia {kind} --resume {ctx.workspace.root}"
     for target, translated in translations.items():
         path = ctx.workspace.path(f"review.{target}.txt")
         # An edited file is never overwritten: re-running --review keeps the person's work.
         if not path.exists():
+            cast = _review_cast(ctx, target, audio, original, translated.value)
             text = review.render(original.segments, translated.value.segments, source=original.language,
-                                 target=target, resume_hint=hint)  # fmt: skip
+                                 target=target, resume_hint=hint, cast=cast)  # fmt: skip
             with atomic_path(path) as tmp:
                 tmp.write_text(text, encoding="utf-8")
         ctx.outputs[f"review.{target}"] = path
     ctx.info["review"] = {"workspace": str(ctx.workspace.root), "resume": hint}
+
+
+def _review_cast(
+    ctx: JobContext, target: str, audio: Checkpointed[Path], original: Transcript, translated: Transcript
+) -> dict[str, str]:
+    """The cast the dub would use, shown (and editable) in the review file; none without speakers."""
+    if not any(s.speaker for s in translated.segments):
+        return {}
+    synth, voice = _synthesizer(ctx, target, audio, original)
+    cast = choose_cast(ctx, synth, target, audio.value, translated.segments, voice=voice)
+    return {k: v for k, v in cast.items() if v and not v.endswith(".wav")}  # clone clips are not names
 
 
 def _bed_stage(ctx: JobContext, info: MediaInfo) -> Checkpointed[Path]:
@@ -204,19 +219,23 @@ def _synthesizer(
 
 def _dub_track(
     ctx: JobContext, audio: Checkpointed[Path], original: Transcript, edited: Transcript,
-    bed: Checkpointed[Path], info: MediaInfo,
-) -> tuple[Checkpointed[Path], str | None]:  # fmt: skip
-    """The mixed dub track of one language, and the voice it speaks with."""
+    bed: Checkpointed[Path], info: MediaInfo, review_voices: dict[str, str] | None = None,
+) -> tuple[Checkpointed[Path], list[str | None]]:  # fmt: skip
+    """The mixed dub track of one language, and the voice of each segment."""
     opts = _options(ctx)
     target = edited.language
     synth, voice = _synthesizer(ctx, target, audio, original)
     used = describe(synth, target, voice)
     record_model(ctx, f"synthesizer:{target}", used)
+    cast = choose_cast(
+        ctx, synth, target, audio.value, edited.segments, voice=voice, review_voices=review_voices
+    )
+    voices = segment_voices(edited.segments, cast, voice) if cast else None
     ctx.report("synthesize", 0, len(edited.segments), target)
     started = time.perf_counter()
     result = synthesize_segments(edited.segments, synth, language=target, voice=voice,
                                  clip_dir=ctx.workspace.path("clips"), progress=ctx.progress,
-                                 cancel=ctx.cancel)  # fmt: skip
+                                 cancel=ctx.cancel, voices=voices)  # fmt: skip
     timing_info = ctx.info.setdefault("timing", {}).setdefault(target, {})
     timing_info.update(synthesized=result.synthesized, cached=result.cached)
     seconds = round(time.perf_counter() - started, 3)
@@ -255,7 +274,7 @@ def _dub_track(
     fit_report = read_json(report)
     timing_info.update(max_overflow_s=fit_report["max_overflow_s"], stretcher=fit_report["stretcher"],
                        segments=fit_report["segments"])  # fmt: skip
-    return mixed, voice or used.get("model")
+    return mixed, list(voices) if voices else [voice or used.get("model")] * len(edited.segments)
 
 
 def _stereo(path: Path) -> bool:

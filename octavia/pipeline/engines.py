@@ -64,3 +64,14 @@ class Synthesizer(Protocol):
     def engine_id(self, language: str, voice: str | None) -> str: ...
 
     def synthesize(self, text: str, out: Path, *, language: str, voice: str | None = None) -> Path: ...
+
+
+@runtime_checkable
+class VoiceListing(Protocol):
+    """A synthesizer that can say which voices speak a language (optional; casting uses it).
+
+    ``voices(language)`` returns valid values of ``synthesize(..., voice=)`` for ``language``,
+    installed on this machine (nothing is downloaded to list them), in a stable order.
+    """
+
+    def voices(self, language: str) -> list[str]: ...

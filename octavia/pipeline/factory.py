@@ -30,6 +30,7 @@ class Engines:
         self._hosted: dict[str, Any] = {}
         self._translators: dict[str, Translator] = {}
         self._synthesizers: dict[tuple[str, str], Synthesizer] = {}
+        self._diarizers: dict[str, Any] = {}
         self._lock = threading.Lock()  # guards the caches and _loading, never held while loading
         self._loading: dict[tuple[str, Hashable], threading.Lock] = {}
 
@@ -87,6 +88,14 @@ class Engines:
         chosen = name or self.settings.tts
         return self._cached(self._synthesizers, "synthesizer", (chosen, language),
                             lambda: make_synthesizer(chosen, language, self.settings, self.resolver))  # fmt: skip
+
+    def diarizer(self, name: str = "d-vector") -> Any:
+        """A loaded speaker diarizer (:mod:`octavia.pipeline.diarization`), built once."""
+        from octavia.pipeline.diarization import make_diarizer
+
+        device = "cpu" if self.settings.device == "auto" else self.settings.device
+        return self._cached(self._diarizers, "diarizer", name,
+                            lambda: make_diarizer(name, self.resolver, device=device))  # fmt: skip
 
 
 def build_engines(settings: Settings) -> Engines:

@@ -36,12 +36,14 @@ from octavia.pipeline.whisper import BATCHED_BEAM_SIZE, DEFAULT_BATCH_SIZE, SEQU
 _LAYOUT = LayoutRules()
 _STYLE = AssStyle()
 Translator = Literal["auto", "marian", "hf", "apertium", "whisper"]
-TTS_ENGINES = ("auto", "coqui", "piper", "tts-server")
+TTS_ENGINES = ("auto", "coqui", "kokoro", "piper", "tts-server")
 AudioFormat = Literal["wav", "flac", "mp3", "m4a", "ogg", "opus"]  # media.AUDIO_CODECS, without the dot
 AUDIO_FORMATS: tuple[str, ...] = get_args(AudioFormat)
 #: The dub's bed (see octavia.pipeline.separation): auto = separate when a separator is available, else duck.
 Background = Literal["auto", "separate", "duck", "keep", "none"]
 Separator = Literal["auto", "spleeter", "demucs"]
+SpeakerLabels = Literal["none", "name", "dash"]  # formats.srt.SPEAKER_LABELS
+MAX_SPEAKERS = 32
 
 
 class _Model(BaseModel):
@@ -127,6 +129,18 @@ class SubtitleOptions(_Model):
     )
     layout: Layout = Field(default_factory=Layout)
     ass_style: Style = Field(default_factory=Style)
+    diarize: bool | None = Field(
+        None, description="Label speakers (default: on for translate-audio and dub, off for subtitle)."
+    )
+    diarizer: Literal["d-vector", "pyannote"] = Field("d-vector", description="Diarization engine.")
+    speakers: int | None = Field(
+        None, ge=1, le=MAX_SPEAKERS, description="How many speakers (default: found)."
+    )
+    min_speakers: int | None = Field(None, ge=1, le=MAX_SPEAKERS)
+    max_speakers: int | None = Field(None, ge=1, le=MAX_SPEAKERS)
+    speaker_labels: SpeakerLabels = Field(
+        "none", description="SRT speaker marks: none, name ('Speaker 1: ...') or dash ('- ' at each change)."
+    )
     #: Output files are named STEM.LANG.EXT; the server sets it to the upload's name.
     output_stem: str | None = Field(None, min_length=1, max_length=200)
 
@@ -134,6 +148,17 @@ class SubtitleOptions(_Model):
     @classmethod
     def _terms(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(t.strip() for t in terms if t.strip())
+
+    @model_validator(mode="after")
+    def _speaker_bounds(self) -> SubtitleOptions:
+        low, high = self.min_speakers or 1, self.max_speakers or MAX_SPEAKERS
+        if low > high:
+            raise ValueError(f"min_speakers ({low}) is more than max_speakers ({high})")
+        if self.speakers is not None and not low <= self.speakers <= high:
+            raise ValueError(
+                f"speakers ({self.speakers}) is outside min_speakers..max_speakers ({low}..{high})"
+            )
+        return self
 
     @property
     def whisper_batch_size(self) -> int | None:
@@ -145,11 +170,18 @@ class SpeechOptions(SubtitleOptions):
     """What both re-speaking kinds add: the voice, the fit to the original timing, the mix."""
 
     tts: str | None = Field(
-        None, min_length=1, max_length=200, description="auto, coqui[:MODEL], piper[:VOICE] or tts-server."
+        None,
+        min_length=1,
+        max_length=200,
+        description="auto, coqui[:MODEL], kokoro[:VOICE], piper[:VOICE] or tts-server.",
     )
     tts_model: str | None = Field(None, min_length=1, max_length=500)
     voice: str | None = Field(None, min_length=1, max_length=500)
     clone_voice: bool = False
+    cast: dict[str, str] = Field(
+        default_factory=dict, max_length=64, description="Speaker label → voice name (a voice per speaker)."
+    )
+    cast_file: str | None = Field(None, min_length=1, max_length=500, description="A cast.json to reuse.")
     max_speed: float = Field(
         timing.DEFAULT_MAX_SPEED, ge=1.0, le=4.0, description="Most a clip is sped up to fit its window."
     )
@@ -190,6 +222,14 @@ class SpeechOptions(SubtitleOptions):
             data["background"] = "separate"
         return data
 
+    @field_validator("cast")
+    @classmethod
+    def _cast(cls, cast: dict[str, str]) -> dict[str, str]:
+        cleaned = {" ".join(k.split()): v.strip() for k, v in cast.items()}
+        if any(not k or len(k) > 80 or not v or len(v) > 500 for k, v in cleaned.items()):
+            raise ValueError("each cast entry maps a speaker label (1-80 characters) to a voice name")
+        return cleaned
+
     @field_validator("tts")
     @classmethod
     def _engine(cls, tts: str | None) -> str | None:
@@ -218,8 +258,10 @@ OPTIONS: dict[str, type[SubtitleOptions]] = {
 #: Options a server client may set, per kind: none names a path (model dirs, voice files),
 #: starts a paid hosted service, or needs a person (review). Model and voice *names* are
 #: further checked against what the server has installed.
-_SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style")
-_SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "max_speed", "duck_db", "background", "separator", "verify", "max_error")  # fmt: skip
+_SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style",
+                  "diarize", "speakers", "min_speakers", "max_speakers", "speaker_labels")  # fmt: skip
+_SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "cast", "max_speed", "duck_db", "background", "separator",
+                  "verify", "max_error")  # fmt: skip
 
 
 def _subset(model: type[SubtitleOptions], names: tuple[str, ...]) -> type[BaseModel]:

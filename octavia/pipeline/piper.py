@@ -111,6 +111,20 @@ def resolve_voice(resolver: ModelResolver, voice: str | None, language: str) -> 
     return resolver.resolve(voice_spec(names[0]), download=download_voice)
 
 
+def local_voices(resolver: ModelResolver, language: str) -> list[str]:
+    """Named Piper voices for ``language`` on this machine: in the cache or an installed pack."""
+    names = {p.name for p in (resolver.cache_dir / "piper").glob("*_*-*-*") if p.is_dir()}
+    names |= {str(getattr(p, "model", "")) for p in resolver.packs if getattr(p, "engine", None) == "piper"}
+    found = []
+    for name in sorted(names):
+        if name.split("_")[0].lower() != language:
+            continue
+        spec = voice_spec(name)
+        if resolver.find_cached(spec) is not None or resolver.pack_for(spec) is not None:
+            found.append(name)
+    return found
+
+
 def has_local_voice(resolver: ModelResolver, language: str) -> bool:
     specs = [voice_spec(n) for n in DEFAULT_VOICES.get(language, ())]
     return any(resolver.find_cached(s) is not None or resolver.pack_for(s) is not None for s in specs)
@@ -146,6 +160,15 @@ class PiperSynthesizer:
             )
         self._resolved[key] = model
         return model
+
+    def voices(self, language: str) -> list[str]:
+        """The installed voices for ``language``, the chosen default first."""
+        names = local_voices(self.resolver, language)
+        if self.default_voice:  # a name or a .onnx file: what --voice/--tts piper:VOICE chose
+            chosen = self.resolve(language, None).spec.name
+            return [self.default_voice, *(n for n in names if n != chosen)]
+        preferred = DEFAULT_VOICES.get(language, ())
+        return sorted(names, key=lambda n: (preferred.index(n) if n in preferred else len(preferred), n))
 
     def engine_id(self, language: str, voice: str | None) -> str:
         onnx, _ = voice_files(self.resolve(language, voice))

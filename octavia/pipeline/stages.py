@@ -234,7 +234,12 @@ def write_subtitles(ctx: JobContext, transcript: Transcript, language: str) -> N
     for fmt in ctx.spec.formats:
         out = ctx.output_path(f".{language}.{fmt}")
         with atomic_path(out) as tmp:
-            formats.write(layout.cues, tmp, ass_style=style)  # tmp keeps the suffix the writer dispatches on
+            if fmt == "json":  # the transcript itself: segments with speaker and words
+                from octavia.formats.transcript import dumps_transcript
+
+                tmp.write_text(dumps_transcript(transcript), encoding="utf-8")
+            else:  # tmp keeps the suffix the writer dispatches on
+                formats.write(layout.cues, tmp, ass_style=style, speaker_labels=opts.speaker_labels)
         ctx.outputs[f"subtitles.{language}.{fmt}"] = out
         warnings[out.name] = [w.to_dict() for w in layout.warnings]
     ctx.report("subtitles", 1, 1, language)
@@ -242,13 +247,15 @@ def write_subtitles(ctx: JobContext, transcript: Transcript, language: str) -> N
 
 def run_subtitle(ctx: JobContext) -> None:
     """Speech → subtitles in the spoken language, plus one set per target language."""
-    unknown = [f for f in ctx.spec.formats if f not in formats.FORMATS]
+    unknown = [f for f in ctx.spec.formats if f not in formats.OUTPUT_FORMATS]
     if unknown:
         raise InputError(
-            f"Unknown subtitle format(s): {', '.join(unknown)}.", f"Use {', '.join(formats.FORMATS)}."
+            f"Unknown subtitle format(s): {', '.join(unknown)}.", f"Use {', '.join(formats.OUTPUT_FORMATS)}."
         )
+    from octavia.pipeline.diarization.stage import diarize_stage
+
     audio, _ = extract_stage(ctx)
-    transcript = transcribe_stage(ctx, audio)
+    transcript = diarize_stage(ctx, audio, transcribe_stage(ctx, audio))
     write_subtitles(ctx, transcript.value, transcript.value.language)
     for target in ctx.spec.languages:
         if target != transcript.value.language:

@@ -25,7 +25,7 @@ from octavia.types import Segment
 if TYPE_CHECKING:
     from octavia.config import Settings
 
-ENGINES = ("auto", "coqui", "piper", "tts-server")
+ENGINES = ("auto", "coqui", "kokoro", "piper", "tts-server")
 
 
 def _installed(module: str) -> bool:
@@ -33,10 +33,12 @@ def _installed(module: str) -> bool:
 
 
 def make_synthesizer(name: str, language: str, settings: Settings, resolver: ModelResolver) -> Synthesizer:
-    """Build the synthesizer ``name`` names: ``auto``, ``coqui[:MODEL]``, ``piper[:VOICE]``, ``tts-server``.
+    """Build the synthesizer ``name`` names: ``auto``, ``coqui[:MODEL]``, ``kokoro[:VOICE]``,
+    ``piper[:VOICE]``, ``tts-server``.
 
     ``auto`` picks Coqui where it is installed and has a voice for ``language`` (cached, or
-    downloadable on a connected machine), else Piper where a voice for it is on this machine
+    downloadable on a connected machine), else Kokoro where its model is here and it speaks the
+    language (see :func:`_kokoro_suits`), else Piper where a voice for it is on this machine
     (or downloadable), else fails naming what to install. When the Coqui voice cannot be
     fetched, ``auto`` speaks with a local Piper voice instead and says so (``describe``).
     """
@@ -52,6 +54,8 @@ def make_synthesizer(name: str, language: str, settings: Settings, resolver: Mod
 
         resolved = coqui.choose_model(resolver, model or None, language)
         return coqui.CoquiSynthesizer(resolved, device=settings.device)
+    if engine == "kokoro":
+        return _kokoro(language, resolver, model or None)
     if engine == "piper":
         if not _installed("piper"):
             raise MissingDependency("Piper is not installed.", "pip install 'octavia-media[piper]'")
@@ -78,6 +82,11 @@ def _coqui_or_local_piper(language: str, settings: Settings, resolver: ModelReso
     try:
         return make_synthesizer("coqui", language, settings, resolver)
     except (ModelDownloadFailed, MissingDependency) as exc:
+        if _kokoro_suits(language, resolver):
+            from octavia.pipeline.kokoro import KokoroSynthesizer
+
+            note = f"{exc.message} Spoke {language!r} with Kokoro instead."
+            return KokoroSynthesizer(resolver, fallback_note=note)
         if not _installed("piper"):
             raise
         from octavia.pipeline.piper import PiperSynthesizer, has_local_voice
@@ -96,6 +105,8 @@ def _auto_engine(language: str, resolver: ModelResolver) -> str:
 
         if coqui.has_model_for(resolver, language):
             return "coqui"
+    if _kokoro_suits(language, resolver):
+        return "kokoro"
     if _installed("piper"):
         from octavia.pipeline import piper
 
@@ -109,9 +120,38 @@ def _auto_engine(language: str, resolver: ModelResolver) -> str:
     )
 
 
+def _kokoro(language: str, resolver: ModelResolver, voice: str | None) -> Synthesizer:
+    if not _installed("piper") or not _installed("onnxruntime"):
+        raise MissingDependency(
+            "Kokoro needs piper-tts (its espeak-ng phonemizer) and onnxruntime.",
+            "pip install 'octavia-media[offline]'",
+        )
+    from octavia.pipeline.kokoro import KokoroSynthesizer
+
+    synth = KokoroSynthesizer(resolver, default_voice=voice)
+    synth.voice_for(language, None)  # fail now: no such language or voice, or no model offline
+    return synth
+
+
+def _kokoro_suits(language: str, resolver: ModelResolver) -> bool:
+    """``auto`` takes Kokoro when its model is on this machine and it speaks ``language`` well
+    (checked offline), except where a native Piper voice is here and Kokoro has only its
+    accented offline voices for the language (English with the Piper pack, until native
+    Kokoro voices are pulled)."""
+    if not _installed("piper") or not _installed("onnxruntime"):
+        return False
+    from octavia.pipeline import kokoro, kokoro_text, piper
+
+    lang = kokoro_text.LANGUAGES.get(language)
+    if lang is None or not lang.checked or not kokoro.available(resolver):
+        return False
+    return kokoro.has_native_voice(resolver, language) or not piper.has_local_voice(resolver, language)
+
+
 def _voice_hint(language: str) -> str:
     """The concrete commands that would give ``language`` a voice here."""
     from octavia.pipeline.coqui import DEFAULT_MODELS
+    from octavia.pipeline.kokoro_text import LANGUAGES
     from octavia.pipeline.piper import DEFAULT_VOICES
 
     fixes = []
@@ -120,6 +160,8 @@ def _voice_hint(language: str) -> str:
     if language in DEFAULT_VOICES:
         fixes.append(f"`octavia models pull piper {DEFAULT_VOICES[language][0]}`")
     local = "pass --tts piper --voice PATH.onnx with a Piper voice for that language."
+    if language in LANGUAGES:  # Kokoro speaks it, but auto did not trust its phonemes (or it is missing)
+        local += " Kokoro speaks it too: --tts kokoro (pip install 'octavia-media[offline]')."
     if not fixes:
         return local[0].upper() + local[1:]
     return f"Run {' or '.join(fixes)} on a connected machine, or {local}"
@@ -153,10 +195,16 @@ def synthesize_segments(
     clip_dir: Path,
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
+    voices: Sequence[str | None] | None = None,
 ) -> SynthesisResult:
-    """Speak each segment's text into ``clip_dir``, reusing clips whose key already exists."""
+    """Speak each segment's text into ``clip_dir``, reusing clips whose key already exists.
+
+    ``voices`` (one per segment, e.g. a cast's voice per speaker) overrides ``voice``.
+    """
+    if voices is not None and len(voices) != len(segments):
+        raise InputError(f"{len(voices)} voices were given for {len(segments)} segments.")
     clip_dir.mkdir(parents=True, exist_ok=True)
-    engine_id = synth.engine_id(language, voice)
+    engine_ids: dict[str | None, str] = {}
     clips: list[Path | None] = []
     made = reused = 0
     for i, seg in enumerate(segments):
@@ -165,12 +213,15 @@ def synthesize_segments(
         if not text:
             clips.append(None)
             continue
-        clip = clip_dir / f"{clip_key(text, voice, engine_id)}.wav"
+        said_by = voices[i] if voices is not None else voice
+        if said_by not in engine_ids:
+            engine_ids[said_by] = synth.engine_id(language, said_by)
+        clip = clip_dir / f"{clip_key(text, said_by, engine_ids[said_by])}.wav"
         if clip.exists():
             reused += 1
         else:
             with atomic_path(clip) as tmp:
-                synth.synthesize(text, tmp, language=language, voice=voice)
+                synth.synthesize(text, tmp, language=language, voice=said_by)
             made += 1
         clips.append(clip)
         if progress is not None:

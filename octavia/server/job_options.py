@@ -24,6 +24,7 @@ from octavia.pipeline.options import parse_server_options
 _SPEAKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _'-]{0,63}")
 #: Engines whose voice option is a speaker name, not a Piper voice (which could be a path).
 _SPEAKER_ENGINES = ("coqui", "tts-server")
+_PIPER_NAME = re.compile(r"[a-z]{2,3}_[A-Z]{2}-[\w]+-[a-z_]+")
 
 
 def validate_job_options(kind: str, options: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
@@ -37,19 +38,45 @@ def validate_job_options(kind: str, options: Mapping[str, Any], settings: Settin
     # The server's own default (OCTAVIA_TTS) may name a model by path; only the client's is checked.
     engine, _, tts_model = str(asked or settings.tts).partition(":")
     if asked and tts_model:
-        if engine not in ("coqui", "piper"):
+        if engine not in ("coqui", "kokoro", "piper"):
             raise InputError(
-                f"tts {engine}:… takes no model name.", "Use coqui:MODEL, piper:VOICE or the engine alone."
+                f"tts {engine}:… takes no model name.",
+                "Use coqui:MODEL, kokoro:VOICE, piper:VOICE or the engine alone.",
             )
-        _require_installed(resolver, engine, tts_model, "tts")
+        if engine == "kokoro":
+            _require_kokoro_voice(resolver, tts_model, "tts")
+        else:
+            _require_installed(resolver, engine, tts_model, "tts")
     voice = stored.get("voice")
     if voice is not None:
         if engine in _SPEAKER_ENGINES:
             if not _SPEAKER.fullmatch(voice):
                 raise InputError("voice must be a speaker name (letters, digits, spaces, _ ' -).")
+        elif engine == "kokoro" or (engine == "auto" and voice in _kokoro_voices(resolver)):
+            _require_kokoro_voice(resolver, voice, "voice")
         else:  # auto or piper: the voice chooses a Piper model, so it must be one installed here
             _require_installed(resolver, "piper", voice, "voice")
+    for label, cast_voice in (stored.get("cast") or {}).items():  # speaker → voice: names, never paths
+        if not _SPEAKER.fullmatch(label) or not _SPEAKER.fullmatch(cast_voice):
+            raise InputError("cast maps speaker labels to voice names (letters, digits, spaces, _ ' -).")
+        if engine in ("auto", "piper") and _PIPER_NAME.fullmatch(cast_voice):
+            _require_installed(resolver, "piper", cast_voice, "voice")
     return stored
+
+
+def _kokoro_voices(resolver: ModelResolver) -> set[str]:
+    from octavia.pipeline import kokoro
+
+    return kokoro.installed_voices(resolver)
+
+
+def _require_kokoro_voice(resolver: ModelResolver, name: str, option: str) -> None:
+    offered = _kokoro_voices(resolver)
+    if name not in offered:
+        raise InputError(
+            f"{option} {name!r} is not a Kokoro voice this server has installed.",
+            f"Installed: {', '.join(sorted(offered)) or 'none'}.",
+        )
 
 
 def _require_installed(resolver: ModelResolver, engine: str, name: str, option: str) -> None:

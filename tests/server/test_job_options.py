@@ -42,6 +42,9 @@ PROBES = [
     ("dub", {"review": True}, "review"),
     ("dub", {"tts": "coqui", "voice": "../../etc/passwd"}, "speaker name"),
     ("dub", {"tts": "tts-server:/etc"}, "takes no model"),
+    ("dub", {"cast": {"Speaker 1": "/etc/passwd.onnx"}}, "cast"),
+    ("dub", {"cast": {"Speaker 1": "es_ES-davefx-medium"}}, "not a piper model"),  # not installed
+    ("dub", {"cast_file": "/etc/cast.json"}, "cast_file"),
 ]
 
 
