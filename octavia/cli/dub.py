@@ -52,10 +52,20 @@ MAX_SPEED = typer.Option(
     "--max-speed",
     help="Most a clip is sped up (pitch kept) to fit its window.",
 )
+GENTLE_SPEED = typer.Option(
+    default(DubOptions, "gentle_speed"),
+    "--gentle-speed",
+    help="A clip needing more speed-up than this first gets a shorter translation (length-aware translators).",
+)
+MAX_DRIFT = typer.Option(
+    default(DubOptions, "max_drift"),
+    "--max-drift",
+    help="Seconds a dubbed line may start before or after the original line (to make room).",
+)
 MAX_OVERFLOW = typer.Option(
     None,
     "--max-overflow",
-    help="Fail (exit 1) when a clip overflows its window by more than this many seconds.",
+    help="Fail (exit 1) when speech overflows (placed late, never cut) by more than this many seconds.",
 )
 DUCK_DB = typer.Option(
     default(DubOptions, "duck_db"),
@@ -106,6 +116,8 @@ def _command(kind: str) -> Any:
         clone_voice: bool = CLONE,
         tts_server_url: str | None = SERVER_URL,
         max_speed: float = MAX_SPEED,
+        gentle_speed: float = GENTLE_SPEED,
+        max_drift: float = MAX_DRIFT,
         max_overflow: float | None = MAX_OVERFLOW,
         duck_db: float = DUCK_DB,
         background: bool = BACKGROUND,
@@ -146,7 +158,7 @@ def _command(kind: str) -> Any:
         given = {
             "whisper_model": model, "transcriber": transcriber, "translator": translator, "keep_terms": parse_list(keep_terms),
             "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
-            "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
+            "max_speed": max_speed, "gentle_speed": gentle_speed, "max_drift": max_drift, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
             "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
         }  # fmt: skip
         # Checked once, before the first file: a bad value never costs a transcription.
