@@ -37,7 +37,9 @@ def timelines(draw: st.DrawFn) -> tuple[list[Window], list[float], float]:
 
 @settings(max_examples=150, deadline=None)
 @given(timelines(), st.floats(1.0, 1.6), st.floats(0.0, 1.5))
-def test_placement_properties(case: tuple[list[Window], list[float], float], max_speed: float, drift: float) -> None:
+def test_placement_properties(
+    case: tuple[list[Window], list[float], float], max_speed: float, drift: float
+) -> None:
     windows, durations, media_end = case
     margin = 0.05
     plan = place(windows, durations, media_end=media_end, max_speed=max_speed, max_drift=drift, margin=margin)

@@ -32,7 +32,9 @@ def dominant_freq(x: np.ndarray, sr: int = SR) -> float:
     return float(np.fft.rfftfreq(x.size, 1 / sr)[int(np.argmax(spectrum))])
 
 
-def fit(clips: list[Path], segs: list[Segment], tmp: Path, *, media_end: float, drift: float = 0.0) -> Rendered:
+def fit(
+    clips: list[Path], segs: list[Segment], tmp: Path, *, media_end: float, drift: float = 0.0
+) -> Rendered:
     audio = load_clips(clips, sample_rate=SR)
     placement = plan(segs, audio, sample_rate=SR, media_end=media_end, max_speed=1.25, max_drift=drift)
     return render(placement, audio, sample_rate=SR, work_dir=tmp / "w", media_end=media_end, max_drift=drift)
@@ -54,7 +56,7 @@ def test_rubberband_speeds_up_with_pitch_kept_and_nothing_is_cut(tmp_path: Path)
     # a: 1.84 s of tone+pad, 1.45 s to the next start: sped up 1.27x wanted, 1.25x at the cap
     # (b is crowded too); b: 6 s can never fit before the media end: the cap, then overflow.
     assert a.factor == pytest.approx(1.25) and b.factor == pytest.approx(1.25)
-    (sa, xa), (sb, xb), (sc, xc) = result.clips
+    (_, xa), (sb, xb), (sc, xc) = result.clips
     assert abs(dominant_freq(xa) - 440) < 5  # Rubber Band kept the pitch; resampling 22.05k→48k too
     assert abs(dominant_freq(xb) - 330) < 5
     # Nothing is cut: every clip is its whole (sped-up) length, within Rubber Band's few ms.
