@@ -39,10 +39,10 @@ def dubbed(
 
 
 def onset_errors(track: np.ndarray, segments: list[dict[str, Any]], threshold: float = 0.02) -> list[float]:
-    """For each placed clip: seconds from its segment start to the first sound after it."""
+    """For each placed clip: seconds from where it was placed to the first sound after it."""
     errors = []
     for seg in segments:
-        at = round(seg["start"] * SR)
+        at = round(seg["placed_start"] * SR)
         before = track[max(0, at - int(0.03 * SR)) : at]
         assert np.abs(before).max(initial=0.0) < threshold, f"sound before segment {seg['index']} starts"
         errors.append(float(np.flatnonzero(np.abs(track[at:]) > threshold)[0]) / SR)
@@ -66,7 +66,7 @@ def test_dub_video_streams_tags_and_duration(dubbed: tuple[dict[str, Any], Path]
 def test_dub_clips_start_at_their_segments(dubbed: tuple[dict[str, Any], Path]) -> None:
     record, out = dubbed
     fits = record["timing"]["en"]["segments"]
-    assert fits and all(f["factor"] <= 1.25 for f in fits)
+    assert fits and all(f["factor"] <= 1.25 and abs(f["shift_s"]) <= 0.75 + 1e-6 for f in fits)
     exact = media.decode_audio(next((out / "work").glob("*/dub.en.wav")), sample_rate=SR, channels=1)[:, 0]
     # TTS clips are trimmed to 20 ms of padding: sound starts within 25 ms of the segment start.
     assert max(onset_errors(exact, fits)) < 0.025
@@ -118,6 +118,19 @@ def test_review_then_resume_respeaks_only_edited_lines(
     edit(review, 1, "This sentence is much, much too long to ever fit in the short window. " * 4)
     fourth = run_json("dub", "--resume", workdir, cache=session_cache)["files"][0]
     assert fourth["timing"]["en"]["max_overflow_s"] > 1.0
+    # ... and it is not cut: its whole clip (at most sped up to the cap) is in the dub track,
+    # which grows past the video's end to hold it.
+    long = fourth["timing"]["en"]["segments"][0]
+    fit_file = json.loads((Path(workdir) / "fit.en.json").read_text())
+    assert fit_file["segments"] == fourth["timing"]["en"]["segments"]
+    played = long["placed_end"] - long["placed_start"]
+    assert long["clip_duration"] > 10.0 and long["factor"] <= 1.25 + 1e-6
+    assert played == pytest.approx(long["clip_duration"] / long["factor"], abs=0.05)
+    track = media.decode_audio(Path(workdir) / "dub.en.wav", sample_rate=SR, channels=1)[:, 0]
+    start, end = round(long["placed_start"] * SR), round(long["placed_end"] * SR)
+    assert track.size >= end > 7.2 * SR
+    assert np.abs(track[end - int(0.4 * SR) : end]).max() > 0.02  # speech up to the clip's very end
+    assert np.abs(track[start : start + int(0.4 * SR)]).max() > 0.02
     failed = run_json("dub", "--resume", workdir, "--max-overflow", "0.5", cache=session_cache, code=1)
     assert failed["files"][0]["error"]["error"] == "timing_overflow"
 

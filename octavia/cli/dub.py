@@ -64,10 +64,20 @@ MAX_SPEED = typer.Option(
     "--max-speed",
     help="Most a clip is sped up (pitch kept) to fit its window.",
 )
+GENTLE_SPEED = typer.Option(
+    default(DubOptions, "gentle_speed"),
+    "--gentle-speed",
+    help="A clip needing more speed-up than this first gets a shorter translation (length-aware translators).",
+)
+MAX_DRIFT = typer.Option(
+    default(DubOptions, "max_drift"),
+    "--max-drift",
+    help="Seconds a dubbed line may start before or after the original line (to make room).",
+)
 MAX_OVERFLOW = typer.Option(
     None,
     "--max-overflow",
-    help="Fail (exit 1) when a clip overflows its window by more than this many seconds.",
+    help="Fail (exit 1) when speech overflows (placed late, never cut) by more than this many seconds.",
 )
 DUCK_DB = typer.Option(
     default(DubOptions, "duck_db"),
@@ -139,6 +149,8 @@ def _command(kind: str) -> Any:
         cast: Path | None = CAST,
         tts_server_url: str | None = SERVER_URL,
         max_speed: float = MAX_SPEED,
+        gentle_speed: float = GENTLE_SPEED,
+        max_drift: float = MAX_DRIFT,
         max_overflow: float | None = MAX_OVERFLOW,
         duck_db: float = DUCK_DB,
         background: str = BACKGROUND,
@@ -190,7 +202,8 @@ def _command(kind: str) -> Any:
         given = {
             "whisper_model": model, "transcriber": transcriber, "translator": translator, "keep_terms": parse_list(keep_terms),
             "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
-            "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "review": review,
+            "max_speed": max_speed, "gentle_speed": gentle_speed, "max_drift": max_drift,
+            "max_overflow": max_overflow, "duck_db": duck_db, "review": review,
             "background": "none" if no_background else "separate" if separate_vocals else background,
             "separator": separator, "audio_format": audio_format, "verify": verify, "max_error": max_error,
             "strict": strict, "cast_file": str(cast.resolve()) if cast else None,

@@ -4,7 +4,8 @@ Stages, each checkpointed in the job's workspace (a re-run resumes):
 extract → transcribe → translate (shared with ``subtitle``, from :mod:`octavia.pipeline.stages`)
 → [review: stop and write an editable transcript] → bed (the original audio at 48 kHz, or its
 background with the voice removed) → synthesize (clips cached by text+voice+engine) → fit + mix
-(:mod:`octavia.pipeline.timing`) → encode (translate-audio) or mux (dub).
+(:mod:`octavia.pipeline.fitting`: shorter renderings for clips that need more than a gentle
+speed-up, then every clip placed whole) → encode (translate-audio) or mux (dub).
 
 Options: :class:`~octavia.pipeline.options.TranslateAudioOptions` and
 :class:`~octavia.pipeline.options.DubOptions` (validated, with their defaults, before any stage).
@@ -14,13 +15,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from octavia import formats
 from octavia.errors import InputError
 from octavia.pipeline import media, review, timing
 from octavia.pipeline.casting.stage import choose_cast, segment_voices
 from octavia.pipeline.dubreport import report as dubreport
+from octavia.pipeline.fitting import flow as fit_flow
+from octavia.pipeline.fitting import mixing
 from octavia.pipeline.jobs import JobContext
 from octavia.pipeline.options import SpeechOptions, TranslateAudioOptions
 from octavia.pipeline.stages import (
@@ -34,6 +37,9 @@ from octavia.pipeline.stages import (
 from octavia.pipeline.synthesis import describe, synthesize_segments
 from octavia.pipeline.workspace import atomic_path, file_digest, fingerprint, read_json, write_json
 from octavia.types import MediaInfo, Transcript
+
+if TYPE_CHECKING:
+    from octavia.pipeline.fitting.budget import LengthBudget
 
 JOB_FILE = "job.json"
 VIDEO_SUFFIXES = {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mp4"}  # everything else → .mkv
@@ -68,7 +74,10 @@ def _run(ctx: JobContext, *, video: bool) -> None:
 
     transcript = diarize_stage(ctx, audio, transcribe_stage(ctx, audio))
     source = transcript.value.language
-    translations = {t: translate_stage(ctx, audio, transcript, t) for t in ctx.spec.languages}
+    translations = {
+        t: translate_stage(ctx, audio, transcript, t, budget=_length_budget(ctx, t, audio, transcript.value))
+        for t in ctx.spec.languages
+    }
     if opts.review:
         _write_reviews(ctx, transcript.value, translations, audio)
         return
@@ -77,7 +86,8 @@ def _run(ctx: JobContext, *, video: bool) -> None:
         path = ctx.workspace.path(f"review.{target}.txt")
         segments, review_voices = review.load_review(path, translated.value.segments)
         edited = Transcript(target, tuple(segments), duration=info.duration)
-        mixed, voices = _dub_track(ctx, audio, transcript.value, edited, bed, info, review_voices)
+        mixed, edited, voices = _dub_track(ctx, audio, transcript.value, translated.value, edited, bed, info,
+                                           review_voices)  # fmt: skip
         heard = _verify(ctx, edited, mixed, voices)
         if video:
             out = _mux(ctx, edited, mixed.value, source)
@@ -217,11 +227,21 @@ def _synthesizer(
     return ctx.engines.synthesizer(name, target), voice
 
 
+def _length_budget(
+    ctx: JobContext, target: str, audio: Checkpointed[Path], original: Transcript
+) -> LengthBudget | None:
+    """Sentence budgets for length-aware translation (None: no text translation to aim)."""
+    if target == original.language:
+        return None
+    synth, voice = _synthesizer(ctx, target, audio, original)
+    return fit_flow.length_budget(ctx, synth, voice, target)
+
+
 def _dub_track(
-    ctx: JobContext, audio: Checkpointed[Path], original: Transcript, edited: Transcript,
-    bed: Checkpointed[Path], info: MediaInfo, review_voices: dict[str, str] | None = None,
-) -> tuple[Checkpointed[Path], list[str | None]]:  # fmt: skip
-    """The mixed dub track of one language, and the voice of each segment."""
+    ctx: JobContext, audio: Checkpointed[Path], original: Transcript, translated: Transcript,
+    edited: Transcript, bed: Checkpointed[Path], info: MediaInfo, review_voices: dict[str, str] | None = None,
+) -> tuple[Checkpointed[Path], Transcript, list[str | None]]:  # fmt: skip
+    """The mixed dub track of one language, its lines where they play, and each line's voice."""
     opts = _options(ctx)
     target = edited.language
     synth, voice = _synthesizer(ctx, target, audio, original)
@@ -244,17 +264,23 @@ def _dub_track(
         "seconds": seconds,
     }
     max_speed, bed_gain = opts.max_speed, _bed_gain_db(ctx)
+    fitted = fit_flow.shorten(ctx, synth=synth, voice=voice, voices=voices, original=original,
+                              translated=translated, spoken=edited, clips=result.clips, media_end=info.duration,
+                              sample_rate=timing.MIX_RATE)  # fmt: skip
+    edited = Transcript(edited.language, tuple(fitted.segments), edited.duration)
     out, report = ctx.workspace.path(f"dub.{target}.wav"), ctx.workspace.path(f"fit.{target}.json")
     windows = [(s.start, s.end) for s in edited.segments]
-    clip_names = [c.name if c else None for c in result.clips]
-    fp = fingerprint("mix", bed.fingerprint, clip_names, windows, max_speed, bed_gain, info.duration)
+    clip_names = [c.name if c else None for c in fitted.clips]
+    fp = fingerprint("mix", bed.fingerprint, clip_names, windows, max_speed, bed_gain, info.duration,
+                     "placement", opts.gentle_speed, opts.max_drift)  # fmt: skip
 
     def produce() -> None:
         ctx.report("mix", 0, 1, target)
-        fit = timing.fit_clips(result.clips, edited.segments, media_end=info.duration, max_speed=max_speed,
-                               work_dir=ctx.workspace.path("stretch"), ffmpeg=_ff(ctx))  # fmt: skip
-        total = round(info.duration * timing.MIX_RATE)
-        dub = timing.place_clips(fit.clips, total, timing.MIX_RATE)
+        fit = mixing.render(fitted.placement, fitted.audio, sample_rate=timing.MIX_RATE, media_end=info.duration,
+                            max_drift=opts.max_drift, work_dir=ctx.workspace.path("stretch"), ffmpeg=_ff(ctx))  # fmt: skip
+        # Never cut: a clip that ends past the media end makes the track longer.
+        dub = mixing.lay_down(fit.clips, round(info.duration * timing.MIX_RATE), timing.MIX_RATE)
+        total = dub.size
         if bed_gain is not None:
             orig = media.decode_audio(bed.value, sample_rate=timing.MIX_RATE, channels=2 if _stereo(bed.value) else 1,
                                       ffmpeg=_ff(ctx))  # fmt: skip
@@ -267,14 +293,19 @@ def _dub_track(
         with atomic_path(out) as tmp:
             media.write_wav(track, tmp, timing.MIX_RATE)
         write_json(report, {"stretcher": fit.stretcher, "max_overflow_s": round(fit.max_overflow, 4),
+                            "total_overflow_s": round(sum(r.overflow_s for r in fit.records), 4),
                             "segments": fit.report()})  # fmt: skip
         ctx.report("mix", 1, 1, target)
 
     mixed = run_stage(ctx, f"mix:{target}", fp, [out.name, report.name], produce, lambda: out)
     fit_report = read_json(report)
     timing_info.update(max_overflow_s=fit_report["max_overflow_s"], stretcher=fit_report["stretcher"],
+                       total_overflow_s=fit_report.get("total_overflow_s", 0.0),
                        segments=fit_report["segments"])  # fmt: skip
-    return mixed, list(voices) if voices else [voice or used.get("model")] * len(edited.segments)
+    # The dub's subtitles follow the voice: cue times are where the clips were placed.
+    placed = fit_flow.placed_segments(edited.segments, fit_report["segments"])
+    spoken_by = list(voices) if voices else [voice or used.get("model")] * len(edited.segments)
+    return mixed, Transcript(edited.language, tuple(placed), edited.duration), spoken_by
 
 
 def _stereo(path: Path) -> bool:
@@ -322,7 +353,7 @@ def _check_overflow(ctx: JobContext) -> None:
         detail = ", ".join(f"{t}: {v:.2f} s" for t, v in over.items())
         raise timing.TimingOverflow(
             f"Dubbed speech overflowed its window by more than --max-overflow {limit:g} s ({detail}).",
-            "Raise --max-speed, shorten the translation (--review), or raise --max-overflow.",
+            "Raise --max-speed or --max-drift, shorten the translation (--review), or raise --max-overflow.",
         )
 
 

@@ -58,6 +58,21 @@ class Translator(Protocol):
 
 
 @runtime_checkable
+class LengthAwareTranslator(Translator, Protocol):
+    """A translator that can aim at a length: for dubbing, where a sentence's rendering must be
+    spoken within its time budget.
+
+    ``max_chars[i]`` is how many characters of target text (spaces included) the chosen voice can
+    say within sentence ``i``'s budget; ``None`` means no limit. The translator returns, per
+    sentence, its best rendering that fits, or its best one when none fits.
+    """
+
+    def translate_within(
+        self, texts: Sequence[str], *, source: str, target: str, max_chars: Sequence[int | None]
+    ) -> list[str]: ...
+
+
+@runtime_checkable
 class Synthesizer(Protocol):
     """Text → speech, written as a WAV file."""
 

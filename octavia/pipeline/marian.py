@@ -31,6 +31,8 @@ REPO = "Helsinki-NLP/opus-mt-{source}-{target}"
 REQUIRED_FILES = ("model.bin", "source.spm", "target.spm")
 INFO_FILE = "octavia-marian.json"
 PIVOT = "en"
+#: Hypotheses decoded for a sentence whose best translation is too long for its time budget.
+N_BEST = 8
 #: Pairs `octavia models list` shows; any other opus-mt pair can be pulled by name too.
 COMMON_PAIRS = tuple(
     f"{a}-{b}"
@@ -242,18 +244,72 @@ class MarianTranslator:
             out = self._translate_with(self._load(model.path), out, target)
         return out
 
-    def _translate_with(self, model: _Loaded, texts: list[str], target: str) -> list[str]:
-        todo = [i for i, t in enumerate(texts) if t.strip()]
-        if not todo:
+    def translate_within(
+        self, texts: Sequence[str], *, source: str, target: str, max_chars: Sequence[int | None]
+    ) -> list[str]:
+        """Like :meth:`translate`, but each sentence's rendering aims at ``max_chars[i]`` characters.
+
+        The top hypothesis is kept when it fits (no extra cost then). Only sentences whose top
+        hypothesis is too long are decoded again for an n-best list (:data:`N_BEST` beams with
+        scores); the best-scoring hypothesis that fits wins, and the top one stays when none
+        fits. Through English, the n-best choice is made on the last leg.
+        """
+        if len(max_chars) != len(texts):
+            raise ValueError("one max_chars per text")
+        if source == target:
             return list(texts)
+        out = list(texts)
+        route = self.route(source, target)
+        for model in route[:-1]:
+            out = self._translate_with(self._load(model.path), out, target)
+        last = self._load(route[-1].path)
+        pivoted = out
+        out = self._translate_with(last, pivoted, target)
+        over = [i for i, (t, limit) in enumerate(zip(out, max_chars, strict=True))
+                if limit is not None and len(t) > limit and pivoted[i].strip()]  # fmt: skip
+        if over:
+            nbest = self._hypotheses(last, [pivoted[i] for i in over], target, N_BEST)
+            for i, candidates in zip(over, nbest, strict=True):
+                limit = max_chars[i]
+                assert limit is not None
+                out[i] = next((c for c in candidates if len(c) <= limit), out[i])
+        return out
+
+    def _tokens(self, model: _Loaded, texts: list[str], target: str) -> list[list[str]]:
         # The converted config has add_source_eos=false: Marian expects the "</s>" itself.
-        tokens = [[*t, "</s>"] for t in model.source_sp.encode([texts[i] for i in todo], out_type=str)]
+        tokens = [[*t, "</s>"] for t in model.source_sp.encode(texts, out_type=str)]
         prefix = f">>{target}<<"
         if model.target_tokens:
             if prefix not in model.target_tokens:
                 raise InputError(f"This multilingual model cannot translate into {target!r}.",
                                  f"It knows: {', '.join(sorted(t[2:-2] for t in model.target_tokens))}.")  # fmt: skip
             tokens = [[prefix, *t] for t in tokens]
+        return tokens
+
+    def _hypotheses(self, model: _Loaded, texts: list[str], target: str, n: int) -> list[list[str]]:
+        """Up to ``n`` renderings per text, best score first (beam search with n beams)."""
+        try:
+            results = model.translator.translate_batch(
+                self._tokens(model, texts, target), beam_size=max(n, self.beam_size), num_hypotheses=n,
+                return_scores=True, max_batch_size=self.max_batch_size, batch_type=self.batch_type,
+                max_decoding_length=512,
+            )  # fmt: skip
+        except RuntimeError as exc:
+            raise EngineError(f"CTranslate2 failed while translating: {exc}") from exc
+        out = []
+        for result in results:
+            ranked = sorted(zip(result.scores, result.hypotheses, strict=True), key=lambda sh: -sh[0])
+            seen: dict[str, None] = {}
+            for _, hyp in ranked:
+                seen.setdefault(model.target_sp.decode(hyp), None)
+            out.append(list(seen))
+        return out
+
+    def _translate_with(self, model: _Loaded, texts: list[str], target: str) -> list[str]:
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        if not todo:
+            return list(texts)
+        tokens = self._tokens(model, [texts[i] for i in todo], target)
         # Past max_batch_size CTranslate2 sorts the inputs longest first, cuts them into batches
         # of similar length (little padding) and returns results in input order. Sorting here
         # as well would only reshuffle equal lengths, and so the batches' make-up.

@@ -31,6 +31,7 @@ from octavia.formats.ass_style import AssStyle
 from octavia.formats.rules import LayoutRules
 from octavia.pipeline import timing
 from octavia.pipeline.dubreport.metrics import DEFAULT_MAX_ERROR
+from octavia.pipeline.fitting import placement
 from octavia.pipeline.whisper import BATCHED_BEAM_SIZE, DEFAULT_BATCH_SIZE, SEQUENTIAL_BEAM_SIZE
 
 _LAYOUT = LayoutRules()
@@ -185,6 +186,14 @@ class SpeechOptions(SubtitleOptions):
     max_speed: float = Field(
         timing.DEFAULT_MAX_SPEED, ge=1.0, le=4.0, description="Most a clip is sped up to fit its window."
     )
+    gentle_speed: float = Field(
+        placement.DEFAULT_GENTLE_SPEED, ge=1.0, le=4.0,
+        description="Speed-up past which a shorter translation is asked for first.",
+    )  # fmt: skip
+    max_drift: float = Field(
+        placement.DEFAULT_MAX_DRIFT, ge=0.0, le=10.0, allow_inf_nan=False,
+        description="Seconds a dubbed line may start before or after the original line.",
+    )  # fmt: skip
     max_overflow: float | None = Field(None, ge=0, allow_inf_nan=False)
     duck_db: float = Field(
         timing.DEFAULT_DUCK_DB, ge=-60.0, le=0.0, description="Original audio gain under speech."
@@ -261,7 +270,7 @@ OPTIONS: dict[str, type[SubtitleOptions]] = {
 _SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style",
                   "diarize", "speakers", "min_speakers", "max_speakers", "speaker_labels")  # fmt: skip
 _SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "cast", "max_speed", "duck_db", "background", "separator",
-                  "verify", "max_error")  # fmt: skip
+                  "verify", "max_error", "gentle_speed", "max_drift")  # fmt: skip
 
 
 def _subset(model: type[SubtitleOptions], names: tuple[str, ...]) -> type[BaseModel]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from octavia import formats
 from octavia.errors import InputError, MissingDependency, ModelDownloadFailed, ModelNotAvailable, OctaviaError
@@ -23,6 +23,9 @@ from octavia.pipeline.translation import AutoTranslator
 from octavia.pipeline.whisper import WhisperEngine, decoding_id
 from octavia.pipeline.workspace import atomic_path, file_digest, fingerprint, read_json, write_json
 from octavia.types import MediaInfo, Transcript
+
+if TYPE_CHECKING:
+    from octavia.pipeline.fitting.budget import LengthBudget
 
 T = TypeVar("T")
 
@@ -130,12 +133,14 @@ def _speech_engine(ctx: JobContext, language: str | None) -> tuple[str, Callable
 
 
 def translate_stage(
-    ctx: JobContext, audio: Checkpointed[Path], transcript: Checkpointed[Transcript], target: str
-) -> Checkpointed[Transcript]:
+    ctx: JobContext, audio: Checkpointed[Path], transcript: Checkpointed[Transcript], target: str,
+    budget: LengthBudget | None = None,
+) -> Checkpointed[Transcript]:  # fmt: skip
     """Translate to ``target`` with a text translator, or with Whisper from the speech itself.
 
     ``translator="auto"`` uses a text model when one is available for the pair and falls back
     to Whisper speech translation when the target is English and no text model exists.
+    ``budget`` (dubbing): length-aware translators aim at each sentence's time budget.
     """
     source = transcript.value.language
     if target == source:
@@ -179,7 +184,8 @@ def translate_stage(
     if note:
         choice["warning"] = note
     record_model(ctx, f"translator:{target}", choice)
-    fp = fingerprint("translate", transcript.fingerprint, target, engine_id, keep_terms)
+    fp = fingerprint("translate", transcript.fingerprint, target, engine_id, keep_terms,
+                     *([budget.fingerprint()] if budget is not None else []))  # fmt: skip
 
     def produce() -> None:
         if name == "whisper":
@@ -195,7 +201,8 @@ def translate_stage(
 
             segments = translate_segments(
                 transcript.value.segments, ctx.engines.translator(name), source=source, target=target,
-                keep_terms=keep_terms, progress=ctx.progress,
+                keep_terms=keep_terms, progress=ctx.progress, budget=budget,
+                media_end=transcript.value.duration or None,
             )  # fmt: skip
             result = Transcript(language=target, segments=tuple(segments), duration=transcript.value.duration)
         write_json(path, result.to_dict())

@@ -15,13 +15,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from octavia.errors import InputError, MissingDependency, ModelDownloadFailed, ModelNotAvailable
-from octavia.pipeline.engines import Translator
+from octavia.pipeline.engines import LengthAwareTranslator, Translator
 from octavia.pipeline.progress import ProgressCallback, ProgressEvent
 from octavia.pipeline.sentences import Fragment, Sentence, group_sentences, place
 from octavia.types import Cue, Segment
 
 if TYPE_CHECKING:
     from octavia.config import Settings
+    from octavia.pipeline.fitting.budget import LengthBudget
     from octavia.pipeline.models import ModelResolver
 
 TRANSLATORS = ("auto", "marian", "hf", "apertium")
@@ -87,13 +88,24 @@ def _split_around_terms(text: str, terms: Sequence[str]) -> list[tuple[str, bool
 def translate_texts(
     texts: Sequence[str], translator: Translator, *, source: str, target: str,
     keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
+    max_chars: Sequence[int | None] | None = None,
 ) -> list[str]:  # fmt: skip
-    """Translate whole sentences in batches, keeping ``keep_terms`` untranslated."""
+    """Translate whole sentences in batches, keeping ``keep_terms`` untranslated.
+
+    With ``max_chars`` (one per text), a :class:`LengthAwareTranslator` aims each rendering at
+    that length (dubbing); other translators ignore it.
+    """
     protected = [protect(t, keep_terms) if keep_terms else (t, {}) for t in texts]
+    aim = max_chars is not None and isinstance(translator, LengthAwareTranslator)
     out: list[str] = []
     for i in range(0, len(texts), batch_size):
         batch = [p for p, _ in protected[i : i + batch_size]]
-        out.extend(translator.translate(batch, source=source, target=target))
+        if aim:
+            assert max_chars is not None and isinstance(translator, LengthAwareTranslator)
+            limits = max_chars[i : i + batch_size]
+            out.extend(translator.translate_within(batch, source=source, target=target, max_chars=limits))
+        else:
+            out.extend(translator.translate(batch, source=source, target=target))
         if progress is not None:
             progress(ProgressEvent("translate", min(i + batch_size, len(texts)), len(texts)))
     retry: list[int] = []
@@ -118,11 +130,15 @@ def translate_texts(
 def _translate_fragments(
     fragments: Sequence[Fragment], translator: Translator, *, source: str, target: str,
     keep_terms: Sequence[str], batch_size: int, progress: ProgressCallback | None,
+    budget: LengthBudget | None = None, media_end: float | None = None,
 ) -> list[tuple[Sentence, list[Any]]]:  # fmt: skip
     sentences = group_sentences(fragments)
     todo = [s for s in sentences if s.text]
+    # Dubbing: each sentence's time budget (its segments' windows + the gap it may borrow).
+    limits = [budget.max_chars(fragments, s.indices, media_end=media_end) for s in todo] if budget else None
     translated = translate_texts([s.text for s in todo], translator, source=source, target=target,
-                                 keep_terms=keep_terms, batch_size=batch_size, progress=progress)  # fmt: skip
+                                 keep_terms=keep_terms, batch_size=batch_size, progress=progress,
+                                 max_chars=limits)  # fmt: skip
     by_sentence = dict(zip((s.indices for s in todo), translated, strict=True))
     return [(s, place(fragments, s, by_sentence.get(s.indices, ""))) for s in sentences]
 
@@ -130,8 +146,12 @@ def _translate_fragments(
 def translate_segments(
     segments: Sequence[Segment], translator: Translator, *, source: str, target: str,
     keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
+    budget: LengthBudget | None = None, media_end: float | None = None,
 ) -> list[Segment]:  # fmt: skip
     """Translated segments on the original timings (see the module docstring).
+
+    With ``budget`` (dubbing) a length-aware translator aims each sentence at what the voice
+    can say within the sentence's time budget (:mod:`octavia.pipeline.fitting.budget`).
 
     One output segment per input segment, except that a segment whose share of a sentence's
     translation came out empty is merged into its neighbour (whose timing grows over it).
@@ -141,7 +161,8 @@ def translate_segments(
     out: list[Segment] = []
     for _sentence, placed in _translate_fragments(fragments, translator, source=source, target=target,
                                                   keep_terms=keep_terms, batch_size=batch_size,
-                                                  progress=progress):  # fmt: skip
+                                                  progress=progress, budget=budget,
+                                                  media_end=media_end):  # fmt: skip
         for p in placed:
             first = segments[p.indices[0]]
             out.append(replace(first, start=p.start, end=p.end, text=p.text, words=()))
@@ -253,6 +274,15 @@ class AutoTranslator:
 
     def translate(self, texts: Sequence[str], *, source: str, target: str) -> list[str]:
         return self._choose(source, target).translate(texts, source=source, target=target)
+
+    def translate_within(
+        self, texts: Sequence[str], *, source: str, target: str, max_chars: Sequence[int | None]
+    ) -> list[str]:
+        """Length-aware when the chosen engine is (:class:`LengthAwareTranslator`), else plain."""
+        engine = self._choose(source, target)
+        if isinstance(engine, LengthAwareTranslator):
+            return engine.translate_within(texts, source=source, target=target, max_chars=max_chars)
+        return engine.translate(texts, source=source, target=target)
 
 
 def make_translator(
