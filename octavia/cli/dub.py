@@ -12,6 +12,7 @@ from octavia.cli.subtitle import (
     BATCH,
     COMPUTE_TYPE,
     DEVICE,
+    GLOSSARY,
     JSON,
     KEEP_TERMS,
     LANGUAGE,
@@ -22,6 +23,7 @@ from octavia.cli.subtitle import (
     TRANSLATOR,
     WORK_DIR,
     _work_dir,
+    read_glossary,
     settings_from_flags,
 )
 from octavia.pipeline.options import DubOptions, default, parse_options
@@ -99,6 +101,7 @@ def _command(kind: str) -> Any:
         transcriber: str | None = TRANSCRIBER,
         translator: str | None = TRANSLATOR,
         keep_terms: str | None = KEEP_TERMS,
+        glossary: Path | None = GLOSSARY,
         batch: bool = BATCH,
         tts: str | None = TTS,
         tts_model: str | None = TTS_MODEL,
@@ -148,6 +151,7 @@ def _command(kind: str) -> Any:
             "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
             "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
             "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
+            "glossary": read_glossary(glossary),
         }  # fmt: skip
         # Checked once, before the first file: a bad value never costs a transcription.
         options = parse_options(kind, {k: v for k, v in given.items() if v is not None})
