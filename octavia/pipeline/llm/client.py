@@ -48,10 +48,10 @@ class ChatClient(HttpEngine):
     service = "The LLM server"
     token_setting = "OCTAVIA_LLM_API_KEY (or llm_api_key in the config file)"
 
-    def __init__(self, base_url: str, model: str, **kwargs: Any) -> None:
+    def __init__(self, base_url: str, model: str, *, mode: Mode = "json_schema", **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self.model = model
-        self._mode: Mode = "json_schema"
+        self._mode: Mode = mode  # where the detection starts
         self._mode_lock = threading.Lock()
 
     @classmethod
