@@ -105,6 +105,12 @@ def test_malformed_json_is_retried_with_the_reason(stub: Stub) -> None:
     assert retry["temperature"] > 0  # the same prompt at temperature 0 would give the same answer
 
 
+def test_equal_short_answers_to_different_sentences_pass(stub: Stub) -> None:
+    stub.script = [Reply(content='{"1": "Gracias.", "2": "Gracias.", "3": "Adiós."}')]
+    out = llm(stub).translate(["Thanks.", "Thank you.", "Bye."], source="en", target="es")
+    assert out == ["Gracias.", "Gracias.", "Adiós."] and len(stub.requests) == 1
+
+
 def test_fenced_and_wrapped_answers_are_accepted(stub: Stub) -> None:
     stub.script = [Reply(content='```json\n{"1": "uno", "2": "dos", "3": "tres"}\n```')]
     assert llm(stub).translate(TEXTS, source="en", target="es") == ["uno", "dos", "tres"]
@@ -134,6 +140,7 @@ def test_fenced_and_wrapped_answers_are_accepted(stub: Stub) -> None:
             "the same text",
         ),
         ('{"1": ["El gato"], "2": "b", "3": "c"}', "not a string"),
+        (json.dumps({"1": "El gato duerme. " * 9, "2": "b", "3": "c"}), "translation 1 is 143 characters"),
         ('["uno", "dos"]', "2 translations for 3 sentences"),
     ],
 )
