@@ -34,13 +34,7 @@ pytestmark = [
 ]
 RAW_TEMPLATE = "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}"
 MODEL = "gemma-3-270m"
-TEXTS = [
-    "Good morning, everyone.",
-    "My brother works in a hospital.",
-    "The Octavia team made this video.",
-    "Please open the window.",
-    "We will meet again tomorrow.",
-]
+TEXTS = ["My brother works in a hospital.", "The Octavia team made this video.", "Please open the window."]
 
 
 def _free_port() -> int:
@@ -139,8 +133,8 @@ def test_windows_map_back_one_to_one_with_schema_budgets_and_glossary(llama_serv
     )
     budgeted = [b for b, _ in wire.exchanges if "[at most" in b["messages"][-1]["content"]]
     assert budgeted and f"[at most {budgets[0]} characters]" in budgeted[0]["messages"][-1]["content"]
-    # Sentences 1-3 and 4-5 are two windows per call; each came from the LLM or is reported.
-    windows = 4
+    # One window per call (window=3); each came from the LLM or is reported.
+    windows = 2
     assert len(fallbacks) <= windows
     assert all("apertium:eng-spa" in note for note in fallbacks)
     print(f"\n{len(wire.exchanges)} requests, {len(fallbacks)} of {windows} windows fell back")

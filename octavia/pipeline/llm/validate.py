@@ -3,7 +3,8 @@
 An answer is rejected (and the window asked again) when it is not JSON, is not an object of
 strings, lacks a sentence's number or has numbers that were not asked for, leaves a sentence
 empty, or shows the signs of merged sentences: one translation far longer than its source,
-or two neighbouring sentences given the same (not short) text. Short equal answers to
+or two neighbouring sentences given the same (not short) text. A window answered with its
+own sentences, untranslated, is rejected too (weak models echo their input). Short equal answers to
 different sentences ("Thanks." and "Thank you." → "Gracias.") are normal and pass.
 """
 
@@ -82,6 +83,11 @@ def _from_list(items: list[Any]) -> dict[str, Any]:
 
 
 def _check_not_merged(out: list[str], window: Window) -> None:
+    sources = [" ".join(t.split()) for t in window.texts]
+    if sum(map(len, sources)) > 20 and all(
+        o.casefold() == t.casefold() for o, t in zip(out, sources, strict=True)
+    ):
+        raise InvalidAnswer("the answer repeats the sentences untranslated")
     for i, (text, source) in enumerate(zip(out, window.texts, strict=True)):
         if source.strip() and not text:
             raise InvalidAnswer(f"translation {i + 1} is empty (merged into a neighbour?)")
