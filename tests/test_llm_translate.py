@@ -140,7 +140,10 @@ def test_fenced_and_wrapped_answers_are_accepted(stub: Stub) -> None:
             "the same text",
         ),
         ('{"1": ["El gato"], "2": "b", "3": "c"}', "not a string"),
-        (json.dumps(dict(zip("123", TEXTS, strict=True))), "repeats the sentences untranslated"),
+        (
+            json.dumps({str(i + 1): t.rstrip(".?").upper() for i, t in enumerate(TEXTS)}),
+            "repeats the sentences",
+        ),
         (json.dumps({"1": "El gato duerme. " * 9, "2": "b", "3": "c"}), "translation 1 is 143 characters"),
         ('["uno", "dos"]', "2 translations for 3 sentences"),
     ],

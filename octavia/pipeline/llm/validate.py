@@ -82,11 +82,14 @@ def _from_list(items: list[Any]) -> dict[str, Any]:
     return {str(n + 1): v for n, v in enumerate(items)}
 
 
+def _bare(text: str) -> str:
+    """Words only, lower case: an echo that dropped a full stop is still an echo."""
+    return " ".join(re.sub(r"[\W_]+", " ", text).split()).casefold()
+
+
 def _check_not_merged(out: list[str], window: Window) -> None:
-    sources = [" ".join(t.split()) for t in window.texts]
-    if sum(map(len, sources)) > 20 and all(
-        o.casefold() == t.casefold() for o, t in zip(out, sources, strict=True)
-    ):
+    sources = [_bare(t) for t in window.texts]
+    if sum(map(len, sources)) > 20 and all(_bare(o) == t for o, t in zip(out, sources, strict=True)):
         raise InvalidAnswer("the answer repeats the sentences untranslated")
     for i, (text, source) in enumerate(zip(out, window.texts, strict=True)):
         if source.strip() and not text:
