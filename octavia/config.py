@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     whisper_model: str = Field(
         "auto", description="Whisper size name (tiny, base, small, ...) or a directory."
     )
-    translator: str = Field("auto", description="auto | marian | hf | whisper")
+    translator: str = Field("auto", description="auto | marian | hf | apertium | llm | whisper")
     tts: str = Field("auto", description="auto | coqui | piper | tts-server")
 
     # Hosted engines
@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     openai_base_url: str = "https://api.openai.com/v1"
     openai_transcribe_model: str = "whisper-1"
     tts_server_url: str | None = None
+    # Any OpenAI-compatible chat-completions server, for --translator llm (OpenAI, Ollama,
+    # llama.cpp's llama-server, vLLM). Unset: the LLM translator is off (the server refuses it).
+    llm_base_url: str | None = Field(None, description="e.g. http://localhost:11434/v1 (Ollama).")
+    llm_model: str | None = Field(None, description="The model name the server knows, e.g. llama3.1:8b.")
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for one answer.")
 
     @property
     def models_dir(self) -> Path:

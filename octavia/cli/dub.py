@@ -14,6 +14,7 @@ from octavia.cli.subtitle import (
     DEVICE,
     DIARIZE,
     DIARIZER,
+    GLOSSARY,
     JSON,
     KEEP_TERMS,
     LANGUAGE,
@@ -28,6 +29,7 @@ from octavia.cli.subtitle import (
     TRANSLATOR,
     WORK_DIR,
     _work_dir,
+    read_glossary,
     settings_from_flags,
     speaker_options,
 )
@@ -141,6 +143,7 @@ def _command(kind: str) -> Any:
         transcriber: str | None = TRANSCRIBER,
         translator: str | None = TRANSLATOR,
         keep_terms: str | None = KEEP_TERMS,
+        glossary: Path | None = GLOSSARY,
         batch: bool = BATCH,
         tts: str | None = TTS,
         tts_model: str | None = TTS_MODEL,
@@ -207,6 +210,7 @@ def _command(kind: str) -> Any:
             "background": "none" if no_background else "separate" if separate_vocals else background,
             "separator": separator, "audio_format": audio_format, "verify": verify, "max_error": max_error,
             "strict": strict, "cast_file": str(cast.resolve()) if cast else None,
+            "glossary": read_glossary(glossary),
             **speaker_options(diarize=diarize, speakers=speakers, min_speakers=min_speakers,
                               max_speakers=max_speakers, diarizer=diarizer, speaker_labels=speaker_labels),
         }  # fmt: skip

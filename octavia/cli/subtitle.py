@@ -31,9 +31,12 @@ WORK_DIR = typer.Option(
 JSON = typer.Option(False, "--json", help="Print a machine-readable summary on stdout.")
 OFFLINE = typer.Option(None, "--offline/--online", help="Never download models (default: OCTAVIA_OFFLINE).")
 TRANSLATOR = typer.Option(
-    None, "--translator", help="auto, marian, hf, apertium or whisper (speech → English)."
+    None, "--translator", help="auto, marian, hf, apertium, llm or whisper (speech → English)."
 )
 KEEP_TERMS = typer.Option(None, "--keep-terms", help="Comma-separated terms to keep untranslated.")
+GLOSSARY = typer.Option(
+    None, "--glossary", help="CSV/TSV or JSON file of source term → target term renderings.", dir_okay=False
+)
 BATCH = typer.Option(
     default(SubtitleOptions, "batch"),
     "--batch/--no-batch",
@@ -70,6 +73,12 @@ def speaker_options(**flags: Any) -> dict[str, Any]:
     return {k: v for k, v in flags.items() if v is not None}
 
 
+def read_glossary(path: Path | None) -> dict[str, str] | None:
+    from octavia.pipeline.glossary import load_glossary
+
+    return load_glossary(path) if path is not None else None
+
+
 def settings_from_flags(**flags: Any) -> Any:
     from octavia.config import load_settings
 
@@ -98,6 +107,7 @@ def register(app: typer.Typer) -> None:
         offline: bool | None = OFFLINE,
         translator: str | None = TRANSLATOR,
         keep_terms: str | None = KEEP_TERMS,
+        glossary: Path | None = GLOSSARY,
         vad: bool = typer.Option(
             default(SubtitleOptions, "vad"),
             "--vad/--no-vad",
@@ -137,7 +147,7 @@ def register(app: typer.Typer) -> None:
         style = {"font_name": font, "font_size": font_size, "outline": outline}
         options = parse_options("subtitle", {  # every file's options, checked before the first one runs
             "whisper_model": model, "transcriber": transcriber, "translator": translator,
-            "keep_terms": parse_list(keep_terms), "vad": vad, "batch": batch,
+            "keep_terms": parse_list(keep_terms), "vad": vad, "batch": batch, "glossary": read_glossary(glossary) or {},
             "layout": {"max_chars_per_line": max_chars, "max_lines": max_lines, "max_cps": max_cps},
             "ass_style": {k: v for k, v in style.items() if v is not None},
             **speaker_options(diarize=diarize, speakers=speakers, min_speakers=min_speakers,

@@ -14,7 +14,17 @@ from typing import Any
 import typer
 
 from octavia.cli.batch import expand_inputs, parse_list, run_batch
-from octavia.cli.subtitle import COMPUTE_TYPE, DEVICE, JSON, KEEP_TERMS, OFFLINE, OUT_DIR, settings_from_flags
+from octavia.cli.subtitle import (
+    COMPUTE_TYPE,
+    DEVICE,
+    GLOSSARY,
+    JSON,
+    KEEP_TERMS,
+    OFFLINE,
+    OUT_DIR,
+    read_glossary,
+    settings_from_flags,
+)  # fmt: skip
 from octavia.pipeline.options import Layout, default
 
 SUBTITLE_SUFFIXES = (".srt", ".vtt", ".ass", ".ssa")
@@ -45,9 +55,11 @@ def split_name(path: Path) -> tuple[str, str | None]:
 def translate_file(
     path: Path, *, targets: tuple[str, ...], source: str | None, translator: Any, out_dir: Path | None,
     keep_terms: tuple[str, ...], rules: Any, progress: Any, encoding: str | None = None,
+    glossary: dict[str, str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     from octavia import formats
     from octavia.errors import InputError
+    from octavia.pipeline.llm import collect_fallbacks
     from octavia.pipeline.translation import AutoTranslator, translate_cues
     from octavia.pipeline.workspace import atomic_path
 
@@ -72,8 +84,10 @@ def translate_file(
         note = translator.fallback_note(source, target) if isinstance(translator, AutoTranslator) else None
         if note:
             warnings.append(note)
-        cues = translate_cues(doc.cues, translator, source=source, target=target, keep_terms=keep_terms,
-                              progress=progress, layout=rules)  # fmt: skip
+        with collect_fallbacks() as fallbacks:  # windows an LLM handed to its fallback
+            cues = translate_cues(doc.cues, translator, source=source, target=target, keep_terms=keep_terms,
+                                  progress=progress, layout=rules, glossary=glossary)  # fmt: skip
+        warnings += fallbacks
         dest = out / f"{base}.{target}{path.suffix}"
         if dest.resolve() == path.resolve():
             raise InputError(f"Translating {path.name} would overwrite it.", "Pass --out-dir.")
@@ -102,9 +116,10 @@ def register(app: typer.Typer) -> None:
         source: str | None = typer.Option(
             None, "--from", "-s", help="Language of the files (default: from names like talk.en.srt)."
         ),
-        translator: str | None = typer.Option(None, "--translator", help="auto, marian, hf or apertium."),
+        translator: str | None = typer.Option(None, "--translator", help="auto, marian, hf, apertium, llm."),
         model: str | None = typer.Option(None, "--model", "-m", help="A converted opus-mt model directory."),
         keep_terms: str | None = KEEP_TERMS,
+        glossary: Path | None = GLOSSARY,
         out_dir: Path | None = OUT_DIR,
         as_json: bool = JSON,
         offline: bool | None = OFFLINE,
@@ -132,7 +147,7 @@ def register(app: typer.Typer) -> None:
 
             raise InputError(
                 "Whisper translates speech, and subtitle files hold only text.",
-                "Use --translator auto, marian, hf or apertium; or run `octavia subtitle MEDIA --to en`.",
+                "Use --translator auto, marian, hf, apertium or llm; or run `octavia subtitle MEDIA --to en`.",
             )
         name = translator or settings.translator
         if name == "whisper":
@@ -141,12 +156,13 @@ def register(app: typer.Typer) -> None:
             name = "marian"
         engine = make_translator(name, settings, ModelResolver.from_settings(settings), model_dir=model)
         rules = LayoutRules(max_chars_per_line=max_chars, max_lines=max_lines)
+        terms = read_glossary(glossary)
         targets = parse_list(to)
 
         def one(path: Path, progress: Any) -> dict[str, Any]:
             return translate_file(path, targets=targets, source=source, translator=engine, out_dir=out_dir,
                                   keep_terms=parse_list(keep_terms), rules=rules, progress=progress,
-                                  encoding=encoding)  # fmt: skip
+                                  encoding=encoding, glossary=terms)  # fmt: skip
 
         code = run_batch(expand_subtitles(files), one, as_json=as_json, title="Translating")
         raise typer.Exit(code)

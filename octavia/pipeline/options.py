@@ -36,7 +36,7 @@ from octavia.pipeline.whisper import BATCHED_BEAM_SIZE, DEFAULT_BATCH_SIZE, SEQU
 
 _LAYOUT = LayoutRules()
 _STYLE = AssStyle()
-Translator = Literal["auto", "marian", "hf", "apertium", "whisper"]
+Translator = Literal["auto", "marian", "hf", "apertium", "llm", "whisper"]
 TTS_ENGINES = ("auto", "coqui", "kokoro", "piper", "tts-server")
 AudioFormat = Literal["wav", "flac", "mp3", "m4a", "ogg", "opus"]  # media.AUDIO_CODECS, without the dot
 AUDIO_FORMATS: tuple[str, ...] = get_args(AudioFormat)
@@ -116,6 +116,9 @@ class SubtitleOptions(_Model):
     transcriber: Literal["whisper", "openai"] | None = None
     translator: Translator | None = None
     keep_terms: tuple[str, ...] = Field((), max_length=200, description="Terms kept untranslated.")
+    glossary: dict[str, str] = Field(
+        default_factory=dict, max_length=1000, description="Source term → how to render it in the target."
+    )
     vad: bool = Field(True, description="Skip silence with Silero VAD before transcribing.")
     batch: bool = Field(
         True, description="Decode VAD chunks in batches (faster); false: Whisper's sequential decoder."
@@ -160,6 +163,16 @@ class SubtitleOptions(_Model):
                 f"speakers ({self.speakers}) is outside min_speakers..max_speakers ({low}..{high})"
             )
         return self
+
+    @field_validator("glossary")
+    @classmethod
+    def _glossary(cls, glossary: dict[str, str]) -> dict[str, str]:
+        from octavia.pipeline.glossary import check_glossary
+
+        try:
+            return check_glossary(glossary)
+        except InputError as exc:
+            raise ValueError(exc.message) from exc
 
     @property
     def whisper_batch_size(self) -> int | None:
@@ -267,7 +280,7 @@ OPTIONS: dict[str, type[SubtitleOptions]] = {
 #: Options a server client may set, per kind: none names a path (model dirs, voice files),
 #: starts a paid hosted service, or needs a person (review). Model and voice *names* are
 #: further checked against what the server has installed.
-_SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "vad", "layout", "ass_style",
+_SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "glossary", "vad", "layout", "ass_style",
                   "diarize", "speakers", "min_speakers", "max_speakers", "speaker_labels")  # fmt: skip
 _SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "cast", "max_speed", "duck_db", "background", "separator",
                   "verify", "max_error", "gentle_speed", "max_drift")  # fmt: skip

@@ -184,8 +184,10 @@ def translate_stage(
     if note:
         choice["warning"] = note
     record_model(ctx, f"translator:{target}", choice)
+    glossary = opts.glossary
     fp = fingerprint("translate", transcript.fingerprint, target, engine_id, keep_terms,
-                     *([budget.fingerprint()] if budget is not None else []))  # fmt: skip
+                     *([budget.fingerprint()] if budget is not None else []),
+                     *([sorted(glossary.items())] if glossary else []))  # fmt: skip
 
     def produce() -> None:
         if name == "whisper":
@@ -197,13 +199,17 @@ def translate_stage(
             else:
                 result = speech.translate_speech(audio.value, language=source, progress=ctx.progress)
         else:
+            from octavia.pipeline.llm import collect_fallbacks
             from octavia.pipeline.translation import translate_segments
 
-            segments = translate_segments(
-                transcript.value.segments, ctx.engines.translator(name), source=source, target=target,
-                keep_terms=keep_terms, progress=ctx.progress, budget=budget,
-                media_end=transcript.value.duration or None,
-            )  # fmt: skip
+            with collect_fallbacks() as fallbacks:  # windows an LLM handed to its fallback
+                segments = translate_segments(
+                    transcript.value.segments, ctx.engines.translator(name), source=source, target=target,
+                    keep_terms=keep_terms, progress=ctx.progress, budget=budget,
+                    media_end=transcript.value.duration or None, glossary=glossary,
+                )  # fmt: skip
+            for note in fallbacks:
+                record_model(ctx, f"translator:{target}", {**choice, "warning": note})
             result = Transcript(language=target, segments=tuple(segments), duration=transcript.value.duration)
         write_json(path, result.to_dict())
 

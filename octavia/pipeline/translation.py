@@ -10,7 +10,7 @@ exactly once is translated again in pieces around the terms, so a kept term is n
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from octavia.pipeline.fitting.budget import LengthBudget
     from octavia.pipeline.models import ModelResolver
 
-TRANSLATORS = ("auto", "marian", "hf", "apertium")
+TRANSLATORS = ("auto", "marian", "hf", "apertium", "llm")
 _LEADING_MARKUP = re.compile(r"^(?:\s*(?:\{[^{}\n]*\}|<[A-Za-z][^<>\n]*>))+")
 _TRAILING_MARKUP = re.compile(r"(?:</[A-Za-z][^<>\n]*>\s*)+$")
 
@@ -88,14 +88,26 @@ def _split_around_terms(text: str, terms: Sequence[str]) -> list[tuple[str, bool
 def translate_texts(
     texts: Sequence[str], translator: Translator, *, source: str, target: str,
     keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
-    max_chars: Sequence[int | None] | None = None,
+    max_chars: Sequence[int | None] | None = None, glossary: Mapping[str, str] | None = None,
 ) -> list[str]:  # fmt: skip
-    """Translate whole sentences in batches, keeping ``keep_terms`` untranslated.
+    """Translate whole sentences in batches, keeping ``keep_terms`` untranslated and rendering
+    each ``glossary`` term (source → target) as the glossary says.
 
     With ``max_chars`` (one per text), a :class:`LengthAwareTranslator` aims each rendering at
     that length (dubbing); other translators ignore it.
+
+    A translator that reads terms itself (``handles_terms``, the LLM) gets them as words through
+    its ``with_terms``; the others get placeholders, which come back as the kept term or its
+    glossary rendering.
     """
-    protected = [protect(t, keep_terms) if keep_terms else (t, {}) for t in texts]
+    rendering = {t: t for t in keep_terms if t.strip()}  # term → what the translation must hold
+    rendering |= {k: v for k, v in (glossary or {}).items() if k.strip()}
+    terms = list(rendering)
+    if terms and getattr(translator, "handles_terms", False):
+        translator = translator.with_terms(keep_terms, glossary)  # type: ignore[attr-defined]
+        protected: list[tuple[str, dict[str, str]]] = [(t, {}) for t in texts]
+    else:
+        protected = [protect(t, terms) if terms else (t, {}) for t in texts]
     aim = max_chars is not None and isinstance(translator, LengthAwareTranslator)
     out: list[str] = []
     for i in range(0, len(texts), batch_size):
@@ -110,18 +122,20 @@ def translate_texts(
             progress(ProgressEvent("translate", min(i + batch_size, len(texts)), len(texts)))
     retry: list[int] = []
     for i, (translated, (_, mapping)) in enumerate(zip(out, protected, strict=True)):
-        if mapping or keep_terms:
-            restored = restore(translated, mapping) if mapping else translated
-            if restored is None or any(_term_pattern(t).search(texts[i]) and not _term_pattern(t).search(restored)
-                                       for t in keep_terms if t.strip()):  # fmt: skip
+        if mapping or terms:
+            rendered = {p: rendering.get(o, o) for p, o in mapping.items()}
+            restored = restore(translated, rendered) if mapping else translated
+            if restored is None or any(_term_pattern(t).search(texts[i]) and not _term_pattern(rendering[t]).search(restored)
+                                       for t in terms):  # fmt: skip
                 retry.append(i)
             else:
                 out[i] = restored
     for i in retry:
-        pieces = _split_around_terms(texts[i], keep_terms)
+        pieces = _split_around_terms(texts[i], terms)
         plain = [p for p, is_term in pieces if not is_term]
         done = iter(translator.translate(plain, source=source, target=target) if plain else [])
-        parts = [p.strip() if is_term else next(done).strip() for p, is_term in pieces]
+        parts = [rendering.get(p.strip(), p.strip()) if is_term else next(done).strip()
+                 for p, is_term in pieces]  # fmt: skip
         out[i] = " ".join(p for p in parts if p)
     return out
 
@@ -131,6 +145,7 @@ def _translate_fragments(
     fragments: Sequence[Fragment], translator: Translator, *, source: str, target: str,
     keep_terms: Sequence[str], batch_size: int, progress: ProgressCallback | None,
     budget: LengthBudget | None = None, media_end: float | None = None,
+    glossary: Mapping[str, str] | None = None,
 ) -> list[tuple[Sentence, list[Any]]]:  # fmt: skip
     sentences = group_sentences(fragments)
     todo = [s for s in sentences if s.text]
@@ -138,7 +153,7 @@ def _translate_fragments(
     limits = [budget.max_chars(fragments, s.indices, media_end=media_end) for s in todo] if budget else None
     translated = translate_texts([s.text for s in todo], translator, source=source, target=target,
                                  keep_terms=keep_terms, batch_size=batch_size, progress=progress,
-                                 max_chars=limits)  # fmt: skip
+                                 max_chars=limits, glossary=glossary)  # fmt: skip
     by_sentence = dict(zip((s.indices for s in todo), translated, strict=True))
     return [(s, place(fragments, s, by_sentence.get(s.indices, ""))) for s in sentences]
 
@@ -147,6 +162,7 @@ def translate_segments(
     segments: Sequence[Segment], translator: Translator, *, source: str, target: str,
     keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
     budget: LengthBudget | None = None, media_end: float | None = None,
+    glossary: Mapping[str, str] | None = None,
 ) -> list[Segment]:  # fmt: skip
     """Translated segments on the original timings (see the module docstring).
 
@@ -162,7 +178,7 @@ def translate_segments(
     for _sentence, placed in _translate_fragments(fragments, translator, source=source, target=target,
                                                   keep_terms=keep_terms, batch_size=batch_size,
                                                   progress=progress, budget=budget,
-                                                  media_end=media_end):  # fmt: skip
+                                                  media_end=media_end, glossary=glossary):  # fmt: skip
         for p in placed:
             first = segments[p.indices[0]]
             out.append(replace(first, start=p.start, end=p.end, text=p.text, words=()))
@@ -184,7 +200,7 @@ def _split_markup(text: str) -> tuple[str, str, str]:
 def translate_cues(
     cues: Sequence[Cue], translator: Translator, *, source: str, target: str,
     keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
-    layout: Any = None,
+    layout: Any = None, glossary: Mapping[str, str] | None = None,
 ) -> list[Cue]:  # fmt: skip
     """Translated cues keeping timing, style and ``extra``.
 
@@ -205,7 +221,7 @@ def translate_cues(
     out: list[Cue] = []
     for _sentence, placed in _translate_fragments(fragments, translator, source=source, target=target,
                                                   keep_terms=keep_terms, batch_size=batch_size,
-                                                  progress=progress):  # fmt: skip
+                                                  progress=progress, glossary=glossary):  # fmt: skip
         for p in placed:
             i = p.indices[0]
             cue = cues[i]
@@ -288,7 +304,7 @@ class AutoTranslator:
 def make_translator(
     name: str, settings: Settings, resolver: ModelResolver, *, model_dir: str | None = None
 ) -> Translator:
-    """A translator by name: auto | marian | hf | apertium."""
+    """A translator by name: auto | marian | hf | apertium | llm."""
 
     def marian() -> Translator:
         from octavia.pipeline.marian import MarianTranslator
@@ -306,7 +322,15 @@ def make_translator(
 
         return ApertiumTranslator()
 
-    builders: dict[str, Callable[[], Translator]] = {"marian": marian, "hf": hf, "apertium": apertium}
+    def llm() -> Translator:
+        from octavia.pipeline.llm import LLMTranslator
+
+        # A window the LLM cannot answer well goes to what is local: Marian, else Apertium.
+        return LLMTranslator.from_settings(
+            settings, fallback=lambda: AutoTranslator([("marian", marian), ("apertium", apertium)])
+        )
+
+    builders: dict[str, Callable[[], Translator]] = dict(marian=marian, hf=hf, apertium=apertium, llm=llm)
     if name == "auto":
         order = ["marian", "apertium"] + (["hf"] if settings.hf_token else [])
         return AutoTranslator([(n, builders[n]) for n in order])

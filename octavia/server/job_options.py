@@ -30,6 +30,9 @@ _PIPER_NAME = re.compile(r"[a-z]{2,3}_[A-Z]{2}-[\w]+-[a-z_]+")
 def validate_job_options(kind: str, options: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     """The options to store for a ``kind`` job, or an :class:`InputError` (422) naming the problem."""
     stored = parse_server_options(kind, options)
+    if stored.get("translator") == "llm" and not (settings.llm_base_url and settings.llm_model):
+        # The endpoint is the operator's (OCTAVIA_LLM_*), never the client's: no URL option exists.
+        raise InputError("translator 'llm' is not enabled on this server.", "Use auto, marian or apertium.")
     resolver = ModelResolver.from_settings(settings)
     model = stored.get("whisper_model")
     if model is not None and model != "auto":
