@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("octavia.web")
 
 #: Modules of octavia.server.web with a ``router`` of pages; "dashboard" serves ``/``.
-PAGE_MODULES = ("auth_pages", "dashboard")
+PAGE_MODULES = ("auth_pages", "account_pages", "credits_pages", "ops_pages", "dashboard")
 
 
 def page_router() -> APIRouter:
