@@ -39,7 +39,6 @@ PROBES = [
     ("subtitle", {"transcriber": "openai"}, "transcriber"),  # a paid service is the server's choice
     ("dub", {"max_speed": 0}, "max_speed"),
     ("dub", {"tts_model": "/srv/models"}, "tts_model"),
-    ("dub", {"review": True}, "review"),
     ("dub", {"tts": "coqui", "voice": "../../etc/passwd"}, "speaker name"),
     ("dub", {"tts": "tts-server:/etc"}, "takes no model"),
 ]

@@ -28,7 +28,7 @@ from octavia.server.validation import AfterEventId, LastEventId, Offset
 
 log = logging.getLogger("octavia.server")
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+JobStatus = Literal["queued", "running", "review", "done", "failed", "cancelled"]
 _state_lock = threading.Lock()
 
 
