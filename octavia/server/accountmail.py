@@ -66,7 +66,9 @@ def consume_email_token(conn: Connection, token: str, purpose: Purpose) -> str |
 
 
 def _verify_mail(settings: ServerSettings, to: str, token: str) -> Mail:
-    link = f"{settings.public_url.rstrip('/')}/v1/auth/verify?token={token}"
+    # The web app's page (it asks for one click, so a mail scanner opening the link spends nothing);
+    # API clients POST the token to /v1/auth/verify, or GET /v1/auth/verify?token=.
+    link = f"{settings.public_url.rstrip('/')}/verify?token={token}"
     hours = settings.verify_token_ttl_s // 3600
     return Mail(
         to,
@@ -78,11 +80,13 @@ def _verify_mail(settings: ServerSettings, to: str, token: str) -> Mail:
 
 def _reset_mail(settings: ServerSettings, to: str, token: str) -> Mail:
     minutes = settings.reset_token_ttl_s // 60
+    link = f"{settings.public_url.rstrip('/')}/reset?token={token}"
     return Mail(
         to,
         "Reset your Octavia password",
-        "Someone asked to reset the password of this account. If it was you, send this token to\n"
-        f"POST /v1/auth/password/reset within {minutes} minutes:\n\ntoken={token}\n\n"
+        "Someone asked to reset the password of this account. If it was you, choose a new one\n"
+        f"within {minutes} minutes at\n\n{link}\n\n"
+        "(or send the token to POST /v1/auth/password/reset).\n\n"
         "If it was not you, ignore this message; your password is unchanged.\n",
     )
 

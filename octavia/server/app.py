@@ -181,4 +181,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes, exempt=_BODY_LIMIT_EXEMPT)
     for mod in _router_modules():
         app.include_router(mod.router)
+    from octavia.server.web import install as install_web
+
+    install_web(app)  # the pages at /, /login, ... and /static/ (after problems.install: wraps its handler)
     return app

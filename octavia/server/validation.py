@@ -117,6 +117,9 @@ def _error(kind: str, loc: tuple[str | int, ...]) -> dict[str, Any]:
     return {"type": kind, "loc": loc, "msg": _MESSAGES[kind], "input": None}
 
 
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 async def reject_unstorable(request: Request) -> None:
     """App-level dependency: 422 for NUL or a lone surrogate anywhere in the request, and for a
     JSON body :func:`unstorable` objects to. Runs before authentication, so it costs no lookup.
@@ -133,7 +136,19 @@ async def reject_unstorable(request: Request) -> None:
         if "\x00" in value:
             errors.append(_error("string_nul", ("header", name)))
     route = request.scope.get("route")
-    if not errors and isinstance(route, APIRoute) and route.body_field is not None:
+    ctype = request.headers.get("content-type", "")
+    if (
+        not errors
+        and isinstance(route, APIRoute)
+        and route.body_field is not None
+        and ctype.startswith(_FORMS)
+    ):
+        # The web app's forms: FastAPI parsed (and cached) the form, not the raw body.
+        for name, value in (await request.form()).multi_items():
+            if isinstance(value, str):
+                errors.extend(unstorable(name, ("body", name)))
+                errors.extend(unstorable(value, ("body", name)))
+    elif not errors and isinstance(route, APIRoute) and route.body_field is not None:
         raw = await request.body()  # cached: FastAPI read it before the dependencies
         if raw and (_SUSPECT.search(raw) or raw.count(b"[") + raw.count(b"{") > MAX_DEPTH):
             try:

@@ -217,7 +217,7 @@ def test_signup_mail_through_resend_backend(fake_api, server_factory):
     while not to_zoe() and time.monotonic() < deadline:
         time.sleep(0.02)
     [req] = to_zoe()
-    assert req["json"]["to"] == ["zoe@example.com"] and "/v1/auth/verify?token=" in req["json"]["text"]
+    assert req["json"]["to"] == ["zoe@example.com"] and "/verify?token=" in req["json"]["text"]
 
 
 def test_build_sender_needs_keys():
