@@ -48,7 +48,9 @@ def dashboard(request: Request, user: CurrentWebUser, status: str | None = None)
     with request.app.state.db.read() as conn:
         jobs = [J.job_dict(r) for r in J.list_jobs(conn, user.id, status=wanted, limit=200)]
         projects = conn.execute(
-            sa.select(t.projects).where(t.projects.c.user_id == user.id).order_by(t.projects.c.created_at.desc())
+            sa.select(t.projects)
+            .where(t.projects.c.user_id == user.id)
+            .order_by(t.projects.c.created_at.desc())
         ).all()
         uploads = dict(conn.execute(
             sa.select(t.uploads.c.id, t.uploads.c.filename).where(t.uploads.c.user_id == user.id)
@@ -94,7 +96,9 @@ def stage_rows(job: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name in sorted(progress, key=order):
         frac = progress[name].get("fraction") if isinstance(progress[name], dict) else None
-        rows.append({"name": name, "percent": round(100 * float(frac)) if isinstance(frac, int | float) else 0})
+        rows.append(
+            {"name": name, "percent": round(100 * float(frac)) if isinstance(frac, int | float) else 0}
+        )
     return rows
 
 
@@ -122,7 +126,9 @@ def _original(request: Request, upload_id: str | None) -> str | None:
     if up is None or up.status != "ready":
         return None
     ttl = request.app.state.settings.download_url_ttl_s
-    return str(request.app.state.storage.presign_get(up.storage_key, expires=ttl, content_type=up.content_type))
+    return str(
+        request.app.state.storage.presign_get(up.storage_key, expires=ttl, content_type=up.content_type)
+    )
 
 
 @router.get("/jobs/{job_id}")
