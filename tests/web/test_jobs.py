@@ -6,6 +6,7 @@ and the upload → job creation path with the keyboard only."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,14 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=3.6", "-i", str(SHORT_SPEECH),
            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(out))  # fmt: skip
     return out
+
+
+def _wait_ready_state(page, at_least: int, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Poll the player's readyState (page.evaluate, not wait_for_function: the page CSP forbids eval)."""
+    deadline = time.monotonic() + timeout
+    while (state := page.evaluate("document.querySelector('#player').readyState")) < at_least:
+        assert time.monotonic() < deadline, f"readyState {state} after {timeout}s"
+        time.sleep(0.1)
 
 
 def _choose_dub(page) -> None:  # type: ignore[no-untyped-def]
@@ -69,7 +78,7 @@ def test_dub_with_review_from_upload_to_playback(ui: UI, clip: Path) -> None:
     video = page.locator("video#player")
     video.wait_for(timeout=240_000)  # the page reloads on the done event
     assert page.locator("#job-status").inner_text() == "Done"
-    page.wait_for_function("document.querySelector('video#player').readyState >= 3", timeout=30_000)
+    _wait_ready_state(page, 3)
     tracks = page.evaluate(
         "(v => v.audioTracks ? v.audioTracks.length : null)(document.querySelector('#player'))"
     )
@@ -78,7 +87,7 @@ def test_dub_with_review_from_upload_to_playback(ui: UI, clip: Path) -> None:
     assert page.locator("video#player track").count() >= 1  # the VTT subtitles
     # Switching to the original audio keeps playing the same moment of the source.
     page.select_option("#audio-track", "original")
-    page.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=30_000)
+    _wait_ready_state(page, 1)
     ui.shot("job-done")
     srt = page.locator(".downloads a", has_text=re.compile(r"\.srt$"))
     with page.expect_download() as info:
