@@ -192,7 +192,8 @@ def resume(db: Database, settings: ServerSettings, *, user_id: str, job_id: str)
         conn.execute(
             sa.update(j).where(j.c.id == job_id, j.c.status == "review")
             .values(status="queued", enqueued_at=utcnow(), stage=None, error=None,
-                    max_attempts=row.attempts + settings.job_max_attempts)
+                    max_attempts=row.attempts + settings.job_max_attempts,
+                    progress={**(row.progress or {}), "review": {"fraction": 1.0}})
         )  # fmt: skip
         edited = conn.execute(
             sa.select(sa.func.count()).select_from(t.review_lines)
