@@ -37,6 +37,7 @@ def env(server_factory, user_factory, pipeline_overrides, speech_video: Path):
         assert _worker(srv).run(job_id) == "review"
         return job_id
 
+    review_job.upload_id = up["id"]  # type: ignore[attr-defined]
     return srv, alice, bob, review_job
 
 
@@ -68,6 +69,8 @@ def test_review_edit_resume_dubs_the_edited_line(env):
     # Nothing reaps or refunds a job in review: it has no heartbeat and is not queued.
     assert job_id not in str(reap(db, srv.settings, lambda _id: None))
     assert alice.client.get(f"/v1/jobs/{job_id}").json()["status"] == "review"
+    # The resumed run fetches the source again: it cannot be deleted meanwhile.
+    assert alice.client.delete(f"/v1/uploads/{review_job.upload_id}").status_code == 409
 
     for method, path, kw in [("GET", "review", {}), ("PATCH", "review", {"json": {"lines": [{"index": 1, "text": "x"}]}}),
                              ("POST", "resume", {})]:  # fmt: skip
