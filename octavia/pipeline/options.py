@@ -277,13 +277,13 @@ OPTIONS: dict[str, type[SubtitleOptions]] = {
     "dub": DubOptions,
 }
 
-#: Options a server client may set, per kind: none names a path (model dirs, voice files),
-#: starts a paid hosted service, or needs a person (review). Model and voice *names* are
-#: further checked against what the server has installed.
+#: Options a server client may set, per kind: none names a path (model dirs, voice files) or
+#: starts a paid hosted service. Model and voice *names* are further checked against what the
+#: server has installed. ``review`` stops the job for edits over HTTP (octavia/server/review.py).
 _SERVER_COMMON = ("whisper_model", "translator", "keep_terms", "glossary", "vad", "layout", "ass_style",
                   "diarize", "speakers", "min_speakers", "max_speakers", "speaker_labels")  # fmt: skip
 _SERVER_SPEECH = (*_SERVER_COMMON, "tts", "voice", "cast", "max_speed", "duck_db", "background", "separator",
-                  "verify", "max_error", "gentle_speed", "max_drift")  # fmt: skip
+                  "verify", "max_error", "gentle_speed", "max_drift", "review")  # fmt: skip
 
 
 def _subset(model: type[SubtitleOptions], names: tuple[str, ...]) -> type[BaseModel]:

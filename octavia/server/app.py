@@ -17,7 +17,19 @@ from octavia.server.settings import ServerSettings, load_server_settings
 
 log = logging.getLogger("octavia.server")
 
-_ROUTERS = ("auth", "account", "projects", "uploads", "files", "jobs", "ops", "billing", "webhooks")
+_ROUTERS = (
+    "auth",
+    "account",
+    "projects",
+    "uploads",
+    "files",
+    "jobs",
+    "review",
+    "offerings",
+    "ops",
+    "billing",
+    "webhooks",
+)
 # Paths whose bodies are bounded by their own signed limits, not by max_request_bytes.
 _BODY_LIMIT_EXEMPT = ("/v1/files/",)
 

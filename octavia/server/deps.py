@@ -1,7 +1,9 @@
 """FastAPI dependencies shared by every router: settings, database, storage, the current user.
 
 ``CurrentUser`` accepts ``Authorization: Bearer <token>`` where the token is a session token
-(``ses_…``, from login) or an API key (``oak_…``). Both are looked up by their sha256.
+(``ses_…``, from login) or an API key (``oak_…``). Both are looked up by their sha256. Without
+that header it accepts the web app's session cookie (``octavia/server/web/api_cookie.py``): on
+a state-changing request only with the page's ``X-CSRF-Token`` header and a same-site Origin.
 """
 
 from __future__ import annotations
@@ -116,10 +118,16 @@ def authenticate(db: Database, token: str) -> AuthUser:
 
 @raises(401)
 def current_user(
-    db: DbDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, db: DbDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> AuthUser:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-        raise _unauthorized()
+        # The web app's scripts: the browser's session cookie, with its CSRF header on writes.
+        from octavia.server.web.api_cookie import cookie_user
+
+        user = cookie_user(request, db)
+        if user is None:
+            raise _unauthorized()
+        return user
     return authenticate(db, creds.credentials)
 
 

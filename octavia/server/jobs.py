@@ -205,7 +205,7 @@ def list_jobs(
 
 
 def cancel_job(db: Database, *, user_id: str, job_id: str) -> Any:
-    """Queued → cancelled at once (+ refund); running → cancel_requested (the worker stops at
+    """Queued or in review → cancelled at once (+ refund); running → cancel_requested (the worker stops at
     its next check and refunds). Conditional UPDATEs, so a worker claiming the job at the same
     moment either sees it cancelled or sees the request."""
     j = t.jobs
@@ -215,7 +215,7 @@ def cancel_job(db: Database, *, user_id: str, job_id: str) -> Any:
             raise JobFinished(f"Job {job_id} already ended ({row.status}).")
         now = utcnow()
         res = conn.execute(
-            sa.update(j).where(j.c.id == job_id, j.c.status == "queued")
+            sa.update(j).where(j.c.id == job_id, j.c.status.in_(("queued", "review")))
             .values(status="cancelled", finished_at=now, cancel_requested=True)
         )  # fmt: skip
         if res.rowcount == 1:
@@ -250,7 +250,7 @@ def job_dict(row: Any) -> dict[str, Any]:
         "max_attempts": row.max_attempts, "cancel_requested": bool(row.cancel_requested),
         "error": row.error, "result": row.result, "cost_estimate": row.cost_estimate,
         "cost_actual": row.cost_actual, "created_at": iso(row.created_at), "started_at": iso(row.started_at),
-        "finished_at": iso(row.finished_at),
+        "finished_at": iso(row.finished_at), "review_at": iso(row.review_at),
     }  # fmt: skip
 
 

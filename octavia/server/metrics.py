@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("octavia.server")
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
+STATUSES = ("queued", "running", "review", "done", "failed", "cancelled")
 # Jobs run from seconds (a short clip) to hours (a film dub).
 JOB_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400)
 STAGE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)

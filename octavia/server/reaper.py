@@ -14,6 +14,8 @@ loss) leaves its row ``running`` with nothing in the queue (QUEUE.md §2). The r
    again. A duplicate message is harmless: the claim lets only one through.
 3. **Cancelled while queued for a retry**: ``queued`` jobs with ``cancel_requested`` (which no
    worker claims) → ``cancelled`` + refund, never re-sent.
+4. **Reviews left too long**: jobs in ``review`` for more than ``review_ttl_s`` → ``cancelled``
+   + refund (``octavia.server.review``). A job in review has no heartbeat and is never requeued.
 
 Given a storage, the same thread also runs the storage sweep (``storage_sweep.py``): expired
 pending uploads, retention of old jobs' checkpoints and outputs, late bytes.
@@ -106,6 +108,9 @@ def reap(db: Database, settings: ServerSettings, enqueue: Enqueue, *, limit: int
             )
             bucket.append(job_id)
     out.cancelled.extend(_cancel_requested_queued(db, limit))
+    from octavia.server.review import expire_reviews
+
+    out.cancelled.extend(expire_reviews(db, settings, limit=limit))
     lost_before = now - timedelta(seconds=settings.queued_stale_s)
     with db.begin() as conn:
         lost = [r[0] for r in conn.execute(

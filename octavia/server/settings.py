@@ -41,6 +41,10 @@ class ServerSettings(Settings):
     heartbeat_interval_s: float = 5.0
     heartbeat_stale_s: float = 60.0
     queued_stale_s: float = 300.0
+    review_ttl_s: float = Field(
+        default=14 * 24 * 3600.0,
+        description="A job left in review this long is cancelled and its credits refunded.",
+    )
     worker_threads: int = 1
 
     # Storage

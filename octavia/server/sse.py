@@ -4,7 +4,8 @@ The stream polls the database rather than listening to the worker: the worker ma
 process or another machine, and the table is what they share. Each event's ``id:`` is the
 row id, so a client that reconnects with ``Last-Event-ID`` (browsers' EventSource do this
 themselves) gets exactly the events it missed. The stream ends after the job's terminal
-event (``done``, ``failed`` or ``cancelled``).
+event (``done``, ``failed`` or ``cancelled``), or once the job waits in ``review`` with nothing
+more to send (its ``review`` event sent; a new stream after ``POST /resume`` carries on).
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ async def job_events(
             if row.type in TERMINAL_EVENTS:
                 return
         if not rows:
-            if status is None or status in TERMINAL:
-                return  # finished before this stream began after its last event, or deleted
+            if status is None or status in TERMINAL or status == "review":
+                # Finished (or deleted) before this stream began after its last event, or
+                # paused for review: a client reconnects after POST /resume.
+                return
             idle += poll_s
             if idle >= keepalive_s:  # a comment line keeps proxies from closing an idle stream
                 idle = 0.0

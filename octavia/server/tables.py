@@ -132,7 +132,7 @@ jobs = sa.Table(
     # Nullable so a user may delete a source upload once its jobs are finished; results stay.
     sa.Column("upload_id", ID, sa.ForeignKey("uploads.id", ondelete="SET NULL"), nullable=True, index=True),
     sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # queued|running|done|failed|cancelled
+    sa.Column("status", sa.String(16), nullable=False),  # queued|running|review|done|failed|cancelled
     sa.Column("source_language", sa.String(16), nullable=True),
     sa.Column("languages", JSONType, nullable=False),
     sa.Column("options", JSONType, nullable=False),
@@ -156,6 +156,8 @@ jobs = sa.Table(
     # Set when the retention sweep deleted the job's checkpoints / outputs from storage.
     sa.Column("checkpoints_purged_at", UTCDateTime, nullable=True),
     sa.Column("artifacts_purged_at", UTCDateTime, nullable=True),
+    # When a job started with ``review`` stopped for its owner's edits (the review expiry clock).
+    sa.Column("review_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_id_idempotency_key"),
     sa.Index("ix_jobs_status_heartbeat_at", "status", "heartbeat_at"),
     sa.Index("ix_jobs_user_id_created_at", "user_id", "created_at"),
@@ -172,6 +174,25 @@ job_events = sa.Table(
     sa.Column("stage", sa.String(64), nullable=True),
     sa.Column("data", JSONType, nullable=False),
     sa.Index("ix_job_events_job_id_id", "job_id", "id"),
+)
+
+#: The lines of a job in review (octavia/server/review.py), one row per (language, line): the
+#: timing, speaker and source text for reference, the machine translation, and the text the
+#: owner edited. They live here, not on a worker's disk: the resumed job may run anywhere.
+review_lines = sa.Table(
+    "review_lines",
+    metadata,
+    sa.Column("job_id", ID, sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("language", sa.String(16), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),  # 1-based, the CLI review file's [#n]
+    sa.Column("start", sa.Float, nullable=False),
+    sa.Column("end", sa.Float, nullable=False),
+    sa.Column("speaker", sa.String(64), nullable=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("machine", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("voice", sa.String(200), nullable=True),
+    sa.Column("edited_at", UTCDateTime, nullable=True),
 )
 
 artifacts = sa.Table(

@@ -184,14 +184,21 @@ class Worker:
                 opts = dict(row.options or {})
                 formats = tuple(opts.pop("formats", ["srt"]))
                 opts["output_stem"] = src.stem  # already cut to fit (see _fetch_source)
+                resumed = self._resumed_review(row, ws)
+                if resumed:
+                    opts["review"] = False  # the review pass is over: dub with the edited lines
                 spec = JobSpec.create(row.kind, src, languages=tuple(row.languages or ()),
                                       source_language=row.source_language, formats=formats,
                                       options=opts)  # fmt: skip
                 progress = _ProgressWriter(self.db, lease, self.progress_interval_s)
+                if resumed:
+                    progress.state.update(row.progress or {})
                 result = run_job(
                     spec, workdir=ws, out_dir=workdir / "out", engines=self.engines, progress=progress,
                     cancel=lease.should_stop, on_checkpoint=lambda stage: self._checkpoint(row, lease, ws, stage),
                 )  # fmt: skip
+                if opts.get("review"):
+                    return self._review(row, lease, ws, progress.state)
                 names = upload_outputs(self.storage, row.id, result.outputs)
             except Cancelled:
                 return self._cancelled(row, lease)
@@ -234,6 +241,18 @@ class Worker:
         if pause.partition(":")[0] == stage:
             time.sleep(float(pause.partition(":")[2] or 0))
 
+    def _resumed_review(self, row: Any, ws: Path) -> bool:
+        """A job resumed after its review: write the edited lines where the dub reads them."""
+        from octavia.server import review
+
+        if row.kind not in review.REVIEW_KINDS or not (row.options or {}).get("review"):
+            return False
+        with self.db.read() as conn:
+            if not review.has_lines(conn, row.id):
+                return False  # the review pass itself
+        review.write_review_files(self.db, row.id, ws)
+        return True
+
     def _check_paid(self, row: Any, lease: Lease, audio: Path) -> None:
         """Reserve more if the extracted audio is longer than paid for; else UnpaidAudio fails the job."""
         from octavia.server.metering import cover_audio
@@ -271,6 +290,25 @@ class Worker:
                 credits.settle_job(conn, job_id=row.id, actual=actual)
                 event(conn, row.id, "done", outputs=sorted(outputs.values()), cost=actual)
         return "done" if ok else "lost"
+
+    def _review(self, row: Any, lease: Lease, ws: Path, progress: dict[str, Any]) -> str:
+        """The review pass stopped after translation: store its lines, wait for the owner.
+
+        The credit reservation stays: the job is paused, not over. Its checkpoints are in
+        storage already (each stage sent its own), so the resumed run may be on any machine.
+        """
+        from octavia.server import review
+
+        lines = review.lines_from_workspace(ws, list(row.languages or ()))
+        with lease.fenced("review") as (conn, ok):
+            if ok:
+                count = review.store_lines(conn, row.id, lines)
+                conn.execute(lease.update().values(
+                    status="review", review_at=utcnow(), stage="review", worker_id=None, heartbeat_at=None,
+                    progress={**progress, "review": {"fraction": 0.0}},
+                ))  # fmt: skip
+                event(conn, row.id, "review", stage="review", lines=count, languages=sorted(lines))
+        return "review" if ok else "lost"
 
     def _fail(self, row: Any, lease: Lease, exc: BaseException, code: str | None = None) -> str:
         err = error_dict(exc, code)

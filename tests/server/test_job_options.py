@@ -39,7 +39,6 @@ PROBES = [
     ("subtitle", {"transcriber": "openai"}, "transcriber"),  # a paid service is the server's choice
     ("dub", {"max_speed": 0}, "max_speed"),
     ("dub", {"tts_model": "/srv/models"}, "tts_model"),
-    ("dub", {"review": True}, "review"),
     ("dub", {"tts": "coqui", "voice": "../../etc/passwd"}, "speaker name"),
     ("dub", {"tts": "tts-server:/etc"}, "takes no model"),
     ("dub", {"cast": {"Speaker 1": "/etc/passwd.onnx"}}, "cast"),
@@ -99,4 +98,7 @@ def test_openapi_documents_the_options_of_each_kind(queued_server) -> None:  # t
     assert dub["max_speed"]["minimum"] == 1.0 and dub["max_speed"]["default"] == 1.25
     assert "max_lines" in dub["layout"]["properties"]  # nested models are inlined, not dangling refs
     assert "audio_format" in kinds["translate-audio options"]["properties"] and "audio_format" not in dub
-    assert not {"output_stem", "tts_model", "transcriber", "review"} & set(dub)
+    assert not {"output_stem", "tts_model", "transcriber"} & set(dub)
+    assert (
+        "review" in dub and "review" not in kinds["subtitle options"]["properties"]
+    )  # over HTTP since issue 15

@@ -41,6 +41,12 @@ def test_stream_follows_a_running_job_and_resumes(server_factory, user_factory, 
     cut = live[2]["id"]
     rest = read_sse(user.client, f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": str(cut)})
     assert [e["id"] for e in rest] == [e["id"] for e in live[3:]]
+    # EventSource reconnects to the URL it was opened with (here ?after= an older id) and sends
+    # Last-Event-ID: the later of the two wins, so nothing is repeated.
+    again = read_sse(
+        user.client, f"/v1/jobs/{job_id}/events?after={live[0]['id']}", headers={"Last-Event-ID": str(cut)}
+    )
+    assert [e["id"] for e in again] == [e["id"] for e in live[3:]]
     assert (
         read_sse(user.client, f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": str(live[-1]["id"])})
         == []

@@ -28,7 +28,7 @@ from octavia.server.validation import AfterEventId, LastEventId, Offset
 
 log = logging.getLogger("octavia.server")
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+JobStatus = Literal["queued", "running", "review", "done", "failed", "cancelled"]
 _state_lock = threading.Lock()
 
 
@@ -145,7 +145,9 @@ def job_events(
     with db.read() as conn:
         J.owned_job(conn, user.id, job_id)
     # Both are bounded integers (422 otherwise), so the stream's queries cannot fail on them.
-    start = after if after is not None else (last_event_id or 0)
+    # The later one wins: EventSource reconnects to the same URL (``?after=`` of the page that
+    # opened it) with Last-Event-ID set to the last event it got, which must not be replayed.
+    start = max(after or 0, last_event_id or 0)
     return StreamingResponse(
         stream(db, job_id, after=start, poll_s=poll), media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -313,11 +313,15 @@ def delete_upload(
         active = conn.execute(
             sa.select(sa.func.count())
             .select_from(t.jobs)
-            .where(t.jobs.c.upload_id == upload_id, t.jobs.c.status.in_(("queued", "running")))
+            # A job in review still needs its source: the resumed run fetches it again.
+            .where(t.jobs.c.upload_id == upload_id, t.jobs.c.status.in_(("queued", "running", "review")))
         ).scalar_one()
         if active:
             raise ApiError(
-                409, "upload_in_use", "A queued or running job uses this upload.", "Cancel it first."
+                409,
+                "upload_in_use",
+                "A queued, running or in-review job uses this upload.",
+                "Cancel it first.",
             )
         conn.execute(sa.delete(t.uploads).where(t.uploads.c.id == upload_id))
         forget_upload_bytes(conn, settings, row, "deleted")  # also bytes sent after this delete
