@@ -55,6 +55,28 @@ def test_placed_interval_reads_placement_and_truncation_records() -> None:
     assert placed_interval(old) == (1.0, 2.5)
 
 
+def test_collage_spaces_clips_and_words_go_back_to_their_clip() -> None:
+    import numpy as np
+
+    from octavia.pipeline.dubreport.verify import GAP_S, PAD_S, SAMPLE_RATE, _collage, _heard_per_clip
+    from octavia.types import Segment, Transcript, Word
+
+    track = np.ones(10 * SAMPLE_RATE, dtype=np.float32)
+    collage, starts = _collage(track, [(1.0, 2.0), (5.0, 5.5), (9.9, 10.0)])
+    first, second = 1.0 + 2 * PAD_S, 0.5 + 2 * PAD_S
+    assert starts == pytest.approx([0.0, first + GAP_S, first + second + 2 * GAP_S], abs=1e-3)
+    assert collage.size == pytest.approx(SAMPLE_RATE * (first + second + 0.1 + PAD_S + 3 * GAP_S), abs=2)
+    gap = collage[round((first + 0.1) * SAMPLE_RATE) : round((first + GAP_S - 0.1) * SAMPLE_RATE)]
+    assert not gap.any()  # silence between clips
+
+    def word(t: float, text: str) -> Word:
+        return Word(t, t + 0.3, text)
+
+    heard = Transcript("en", (Segment(0, 9, "", (word(0.1, "one"), word(1.2, "two"), word(starts[1] + 0.2, "three"),
+                                                  word(starts[1] + second + 0.05, "four"), word(starts[2] + 0.05, "five"))),))  # fmt: skip
+    assert _heard_per_clip(heard, starts) == ["one two", "three four", "five"]
+
+
 def test_hearing_model_is_multilingual_for_other_targets() -> None:
     assert hearing_model("tiny.en", "en") == "tiny.en"
     assert hearing_model("tiny.en", "es") is None and hearing_model("base", "es") == "base"
