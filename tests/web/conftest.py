@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,3 +273,52 @@ def ui(page: Any, web_app: WebApp, output_path: str) -> Iterator[UI]:
     yield helper
     bad = helper.unexpected_errors()
     assert not bad, f"the page logged errors: {bad}"
+
+
+_META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+class WebClient:
+    """A browser stand-in over plain HTTP (cookies, forms, CSRF tokens) for tests of answers
+    rather than of rendering: status codes, headers, 404s for other users' objects."""
+
+    def __init__(self, app: WebApp) -> None:
+        self.app = app
+        self.http = httpx.Client(base_url=app.url, follow_redirects=True, timeout=30)
+
+    def csrf(self, path: str = "/login") -> str:
+        m = _META_CSRF.search(self.http.get(path).text)
+        assert m, f"no CSRF token on {path}"
+        return m.group(1)
+
+    def login(self, email: str, password: str = PASSWORD) -> WebClient:
+        r = self.http.post("/login", data={"email": email, "password": password, "csrf_token": self.csrf()})
+        assert r.status_code == 200 and str(r.url) == self.app.url + "/", (r.status_code, r.url)
+        return self
+
+    def post(
+        self, path: str, data: dict[str, Any] | None = None, *, token: str | None = "auto", **kw: Any
+    ) -> httpx.Response:
+        form = dict(data or {})
+        if token == "auto":
+            form["csrf_token"] = self.csrf("/account")
+        elif token is not None:
+            form["csrf_token"] = token
+        return self.http.post(path, data=form, **kw)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture
+def web_client(web_app: WebApp) -> Iterator[Callable[[], WebClient]]:
+    made: list[WebClient] = []
+
+    def make() -> WebClient:
+        c = WebClient(web_app)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("octavia.web")
 
 #: Modules of octavia.server.web with a ``router`` of pages; "jobs_pages" serves ``/`` (the dashboard).
-PAGE_MODULES = ("auth_pages", "jobs_pages")
+PAGE_MODULES = ("auth_pages", "account_pages", "credits_pages", "ops_pages", "jobs_pages")
 
 
 def page_router() -> APIRouter:
