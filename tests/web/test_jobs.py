@@ -128,3 +128,21 @@ def test_keyboard_only_upload_and_job_creation(ui: UI, clip: Path) -> None:
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/jobs/job_\w+$"))
     assert page.locator("#job-status").inner_text() in ("Queued", "Running", "Done")
+
+
+def test_jobs_templates_use_catalogued_strings_and_no_inline_code() -> None:
+    from octavia.pipeline.jobs import KINDS
+    from octavia.server.web.jobs_pages import LANGUAGES, STATUSES
+    from octavia.server.web.render import TEMPLATES
+    from octavia.server.web.strings import catalogue
+
+    keys = set(catalogue())
+    used: set[str] = set()
+    for path in (TEMPLATES / "jobs").glob("*.html"):
+        html = path.read_text()
+        used |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']\s*[,)]""", html))
+        assert not re.search(r"\sstyle=|\son[a-z]+=|<style|<script", html), path
+    assert len(used) > 60 and not (used - keys), sorted(used - keys)
+    built = {f"jobs.status.{s}" for s in STATUSES} | {f"jobs.kind.{k}" for k in KINDS}
+    built |= {f"jobs.language.{c}" for c in LANGUAGES}
+    assert not (built - keys), sorted(built - keys)
