@@ -33,7 +33,9 @@ XTTS_NOTE = (
 FILES = typer.Argument(None, help="Media files, directories or glob patterns (none with --resume).")
 TO = typer.Option(None, "--to", "-t", help="Target language(s), comma-separated: es,fr,...")
 TTS = typer.Option(
-    None, "--tts", help="Speech engine: auto (Coqui if it has a voice, else Piper), coqui, piper, tts-server."
+    None,
+    "--tts",
+    help="Speech engine: auto (Coqui if it has a voice, else Kokoro, else Piper), coqui, kokoro, piper, tts-server.",
 )
 TTS_MODEL = typer.Option(
     None, "--tts-model", help="Coqui model name (tts_models/es/css10/vits) or a model directory."
@@ -69,6 +71,15 @@ BACKGROUND = typer.Option(
 )
 SEPARATE = typer.Option(
     False, "--separate-vocals", help="Remove the original voice with Demucs (pip install demucs)."
+)
+BURN = typer.Option(
+    None,
+    "--burn-subtitles",
+    flag_value="target",
+    is_flag=False,
+    metavar="[LANG]",
+    help="dub: also burn subtitles into the picture (re-encodes the video): the target language, "
+    "or LANG (the spoken one). Put it after the files, or write --burn-subtitles=LANG.",
 )
 REVIEW = typer.Option(False, "--review", help="Stop after translation and write an editable transcript.")
 RESUME = typer.Option(
@@ -111,6 +122,7 @@ def _command(kind: str) -> Any:
         background: bool = BACKGROUND,
         separate_vocals: bool = SEPARATE,
         review: bool = REVIEW,
+        burn_subtitles: str | None = BURN,
         resume: Path | None = RESUME,
         subtitle_format: str = typer.Option(
             "srt", "--format", "-f", help="Subtitle files to write: srt,vtt,ass."
@@ -143,11 +155,14 @@ def _command(kind: str) -> Any:
             raise typer.BadParameter("a target language is required, e.g. --to es", param_hint="--to")
         if audio_format is not None and kind != "translate-audio":
             raise typer.BadParameter("only translate-audio writes an audio file", param_hint="--audio-format")
+        if burn_subtitles is not None and kind != "dub":
+            raise typer.BadParameter("only dub writes a video", param_hint="--burn-subtitles")
         given = {
             "whisper_model": model, "transcriber": transcriber, "translator": translator, "keep_terms": parse_list(keep_terms),
             "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
             "max_speed": max_speed, "max_overflow": max_overflow, "duck_db": duck_db, "background": background,
             "separate_vocals": separate_vocals, "review": review, "audio_format": audio_format,
+            "burn_subtitles": burn_subtitles,
         }  # fmt: skip
         # Checked once, before the first file: a bad value never costs a transcription.
         options = parse_options(kind, {k: v for k, v in given.items() if v is not None})

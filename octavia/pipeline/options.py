@@ -141,7 +141,10 @@ class SpeechOptions(SubtitleOptions):
     """What both re-speaking kinds add: the voice, the fit to the original timing, the mix."""
 
     tts: str | None = Field(
-        None, min_length=1, max_length=200, description="auto, coqui[:MODEL], kokoro[:VOICE], piper[:VOICE] or tts-server."
+        None,
+        min_length=1,
+        max_length=200,
+        description="auto, coqui[:MODEL], kokoro[:VOICE], piper[:VOICE] or tts-server.",
     )
     tts_model: str | None = Field(None, min_length=1, max_length=500)
     voice: str | None = Field(None, min_length=1, max_length=500)
@@ -172,7 +175,13 @@ class TranslateAudioOptions(SpeechOptions):
 
 
 class DubOptions(SpeechOptions):
-    pass
+    burn_subtitles: str | None = Field(
+        None,
+        min_length=2,
+        max_length=16,
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$|^target$",
+        description="Burn the subtitles of this language into the picture ('target': each dub's own).",
+    )
 
 
 JobOptions = SubtitleOptions  # every kind's model is a SubtitleOptions
