@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from octavia.cli.batch import expand_inputs, parse_list, run_batch
 from octavia.cli.subtitle import (
@@ -75,11 +77,9 @@ SEPARATE = typer.Option(
 BURN = typer.Option(
     None,
     "--burn-subtitles",
-    flag_value="target",
-    is_flag=False,
     metavar="[LANG]",
     help="dub: also burn subtitles into the picture (re-encodes the video): the target language, "
-    "or LANG (the spoken one). Put it after the files, or write --burn-subtitles=LANG.",
+    "or LANG (the spoken one), e.g. --burn-subtitles en.",
 )
 REVIEW = typer.Option(False, "--review", help="Stop after translation and write an editable transcript.")
 RESUME = typer.Option(
@@ -87,15 +87,40 @@ RESUME = typer.Option(
 )
 
 
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?")
+
+
+class _DubCommand(TyperCommand):
+    """Lets ``--burn-subtitles`` stand alone (each dub's target language) or take a LANG.
+
+    Typer's parser has no optional-value options, so a bare ``--burn-subtitles`` (last, or
+    followed by an option or by something that is not a language code, such as a file) is
+    rewritten to ``--burn-subtitles=target`` before parsing.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        fixed = list(args)
+        for i, arg in enumerate(fixed):
+            if arg == "--":
+                break
+            if arg == "--burn-subtitles":
+                following = fixed[i + 1] if i + 1 < len(fixed) else None
+                if following is None or not _LANGUAGE_CODE.fullmatch(following) or Path(following).exists():
+                    fixed[i] = "--burn-subtitles=target"
+        return list(super().parse_args(ctx, fixed))
+
+
 def register(app: typer.Typer) -> None:
     app.command(
         "translate-audio",
+        cls=_DubCommand,
         help="Translate the speech in audio/video files and re-speak it: writes an audio file per language.\n\n"
         "The translated speech is fitted to the original timing over the ducked original audio. "
         f"Exit 1 when any file failed. {XTTS_NOTE}",
     )(_command("translate-audio"))
     app.command(
         "dub",
+        cls=_DubCommand,
         help="Dub videos: the video copied, the dubbed track first, the original audio second, "
         f"translated soft subtitles. --review then --resume lets you edit the translation first. {XTTS_NOTE}",
     )(_command("dub"))
