@@ -1,8 +1,9 @@
 """End-to-end `octavia dub` on a one-minute clip: real-time factor per stage, Piper vs Coqui,
 and peak memory.
 
-    .venv/bin/python benchmarks/bench_dub.py [--seconds 60] [--device cpu|cuda] [--engines piper,coqui]
+    .venv/bin/python benchmarks/bench_dub.py [--seconds 60] [--device cpu|cuda] [--engines piper,coqui,kokoro]
                                              [--background auto|separate|duck] [--separation]
+    .venv/bin/python benchmarks/bench_dub.py --kokoro-only     # just the Kokoro stage (quick)
 
 The clip is the Spanish example looped to ``--seconds`` (video re-encoded once, untimed). It is
 dubbed into English: Whisper base transcribes and translates the speech (``task=translate``),
@@ -101,6 +102,44 @@ def separation(seconds: float, cache: Path) -> None:
     print(f"  background: music gain {r['music']:.3f}, voice gain {r['voice']:.3f}")
 
 
+KOKORO_WORKER = r"""
+import json, resource, sys, tempfile, time
+from pathlib import Path
+language, count = sys.argv[1], int(sys.argv[2])
+from octavia.pipeline.kokoro import KokoroSynthesizer, SAMPLE_RATE
+from octavia.pipeline.models import ModelResolver
+from octavia.pipeline.packs import default_packs
+sentences = {"es": "Mi hermano trabaja en un hospital grande de la ciudad, cerca del río.",
+             "en": "The weather is lovely today, so we are going to walk along the river.",
+             "it": "Domani andiamo al mercato a comprare frutta e verdura fresca."}[language]
+with tempfile.TemporaryDirectory() as tmp:
+    synth = KokoroSynthesizer(ModelResolver(Path(tmp), offline=True, packs=default_packs()))
+    t = time.perf_counter()
+    synth.model(); synth.speak("Hola.", language=language)  # assemble the pack, load the session
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    audio = sum(len(synth.speak(sentences, language=language)) for _ in range(count)) / SAMPLE_RATE
+    seconds = time.perf_counter() - t
+print(json.dumps({"load_s": load, "synth_s": seconds, "audio_s": audio,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def kokoro_stage(language: str = "es", sentences: int = 5) -> dict[str, float]:
+    """The Kokoro synthesis stage on its own, in a fresh process: pack assembly + session load,
+    then ``sentences`` sentences spoken; RTF = synthesis seconds / seconds of speech made."""
+    proc = subprocess.run([sys.executable, "-c", KOKORO_WORKER, language, str(sentences)],
+                          capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    if proc.returncode != 0:
+        sys.exit(f"kokoro worker failed: {proc.stderr[-3000:]}")
+    res: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["rtf"] = res["synth_s"] / res["audio_s"]
+    print(f"kokoro ({language}, {sentences} sentences): load {res['load_s']:.2f} s, "
+          f"{res['audio_s']:.1f} s of speech in {res['synth_s']:.2f} s, RTF {res['rtf']:.3f}, "
+          f"peak RSS {res['peak_rss_mb']:.0f} MB")  # fmt: skip
+    return res
+
+
 def worker(*args: str) -> dict[str, object]:
     proc = subprocess.run([sys.executable, "-c", WORKER, *args], capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
@@ -126,8 +165,12 @@ def main() -> None:
     parser.add_argument("--engines", default="piper,coqui")
     parser.add_argument("--background", default="auto", help="the bed: auto, separate, duck, keep, none")
     parser.add_argument("--separation", action="store_true", help="measure the separation stage alone")
+    parser.add_argument("--kokoro-only", action="store_true", help="only the Kokoro stage measurement")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.kokoro_only:
+        kokoro_stage()
+        return
     with tempfile.TemporaryDirectory(prefix="bench-dub-") as tmp:
         root = Path(tmp)
         cache = root / "cache"
@@ -183,7 +226,8 @@ def main() -> None:
             )  # type: ignore[index]
         print("\nother = model loading, muxing, subtitles, process overhead inside the job call;")
         print("dub RTF = (speech stages + the engine's run) / clip duration; verify = the dub report's")
-        print("back-transcription (--no-verify skips it).")
+        print("back-transcription (--no-verify skips it).\n")
+        kokoro_stage()
 
 
 if __name__ == "__main__":

@@ -105,3 +105,10 @@ def test_audio_formats_are_the_ones_the_encoder_knows() -> None:
     from octavia.pipeline.options import AUDIO_FORMATS
 
     assert {f".{f}" for f in AUDIO_FORMATS} == set(AUDIO_CODECS)
+
+
+def test_burn_subtitles_takes_a_language_or_target_on_dub_only(tmp_path: Path) -> None:
+    assert parse_options("dub", {"burn_subtitles": "target"}).burn_subtitles == "target"  # type: ignore[attr-defined]
+    assert parse_options("dub", {"burn_subtitles": "pt-BR"}).burn_subtitles == "pt-BR"  # type: ignore[attr-defined]
+    assert "burn_subtitles" in _run_refused("dub", tmp_path, {"burn_subtitles": "../subs.srt"}).message
+    assert "burn_subtitles" in _run_refused("translate-audio", tmp_path, {"burn_subtitles": "es"}).message

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "octavia.cli.subtitle",
     "octavia.cli.translate",
     "octavia.cli.dub",
+    "octavia.cli.burn",
     "octavia.cli.models",
     "octavia.cli.server",
     "octavia.cli.admin",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from octavia.cli.batch import expand_inputs, parse_list, run_batch
 from octavia.cli.subtitle import (
@@ -42,7 +44,9 @@ XTTS_NOTE = (
 FILES = typer.Argument(None, help="Media files, directories or glob patterns (none with --resume).")
 TO = typer.Option(None, "--to", "-t", help="Target language(s), comma-separated: es,fr,...")
 TTS = typer.Option(
-    None, "--tts", help="Speech engine: auto (Coqui if it has a voice, else Piper), coqui, piper, tts-server."
+    None,
+    "--tts",
+    help="Speech engine: auto (Coqui if it has a voice, else Kokoro, else Piper), coqui, kokoro, piper, tts-server.",
 )
 TTS_MODEL = typer.Option(
     None, "--tts-model", help="Coqui model name (tts_models/es/css10/vits) or a model directory."
@@ -113,15 +117,46 @@ STRICT = typer.Option(False, "--strict", help="Exit 1 (outputs kept) when any du
 # Hidden aliases of the flags --background replaced.
 NO_BACKGROUND = typer.Option(False, "--no-background", hidden=True, help="Same as --background none.")
 SEPARATE = typer.Option(False, "--separate-vocals", hidden=True, help="Same as --background separate.")
+BURN = typer.Option(
+    None,
+    "--burn-subtitles",
+    metavar="[LANG]",
+    help="dub: also burn subtitles into the picture (re-encodes the video): the target language, "
+    "or LANG (the spoken one), e.g. --burn-subtitles en.",
+)
 REVIEW = typer.Option(False, "--review", help="Stop after translation and write an editable transcript.")
 RESUME = typer.Option(
     None, "--resume", help="Continue a --review job from its work directory, with the edited text."
 )
 
 
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?")
+
+
+class _DubCommand(TyperCommand):
+    """Lets ``--burn-subtitles`` stand alone (each dub's target language) or take a LANG.
+
+    Typer's parser has no optional-value options, so a bare ``--burn-subtitles`` (last, or
+    followed by an option or by something that is not a language code, such as a file) is
+    rewritten to ``--burn-subtitles=target`` before parsing.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        fixed = list(args)
+        for i, arg in enumerate(fixed):
+            if arg == "--":
+                break
+            if arg == "--burn-subtitles":
+                following = fixed[i + 1] if i + 1 < len(fixed) else None
+                if following is None or not _LANGUAGE_CODE.fullmatch(following) or Path(following).exists():
+                    fixed[i] = "--burn-subtitles=target"
+        return list(super().parse_args(ctx, fixed))
+
+
 def register(app: typer.Typer) -> None:
     app.command(
         "translate-audio",
+        cls=_DubCommand,
         help="Translate the speech in audio/video files and re-speak it: writes an audio file per language.\n\n"
         "The translated speech is fitted to the original timing over the original's background "
         "(the voice removed when a separator is available, else the original ducked). "
@@ -129,6 +164,7 @@ def register(app: typer.Typer) -> None:
     )(_command("translate-audio"))
     app.command(
         "dub",
+        cls=_DubCommand,
         help="Dub videos: the video copied, the dubbed track first, the original audio second, "
         f"translated soft subtitles. --review then --resume lets you edit the translation first. {XTTS_NOTE}",
     )(_command("dub"))
@@ -164,6 +200,7 @@ def _command(kind: str) -> Any:
         max_error: float = MAX_ERROR,
         strict: bool = STRICT,
         review: bool = REVIEW,
+        burn_subtitles: str | None = BURN,
         resume: Path | None = RESUME,
         subtitle_format: str = typer.Option(
             "srt", "--format", "-f", help="Subtitle files to write: srt,vtt,ass,json (the transcript)."
@@ -202,6 +239,8 @@ def _command(kind: str) -> Any:
             raise typer.BadParameter("a target language is required, e.g. --to es", param_hint="--to")
         if audio_format is not None and kind != "translate-audio":
             raise typer.BadParameter("only translate-audio writes an audio file", param_hint="--audio-format")
+        if burn_subtitles is not None and kind != "dub":
+            raise typer.BadParameter("only dub writes a video", param_hint="--burn-subtitles")
         given = {
             "whisper_model": model, "transcriber": transcriber, "translator": translator, "keep_terms": parse_list(keep_terms),
             "batch": batch, "tts": tts, "tts_model": tts_model, "voice": voice, "clone_voice": clone_voice,
@@ -211,6 +250,7 @@ def _command(kind: str) -> Any:
             "separator": separator, "audio_format": audio_format, "verify": verify, "max_error": max_error,
             "strict": strict, "cast_file": str(cast.resolve()) if cast else None,
             "glossary": read_glossary(glossary),
+            "burn_subtitles": burn_subtitles,
             **speaker_options(diarize=diarize, speakers=speakers, min_speakers=min_speakers,
                               max_speakers=max_speakers, diarizer=diarizer, speaker_labels=speaker_labels),
         }  # fmt: skip

@@ -74,6 +74,8 @@ def _run(ctx: JobContext, *, video: bool) -> None:
 
     transcript = diarize_stage(ctx, audio, transcribe_stage(ctx, audio))
     source = transcript.value.language
+    for target in ctx.spec.languages if video else ():
+        _burn_language(ctx, target, source)  # a wrong --burn-subtitles LANG fails before any speech is made
     translations = {
         t: translate_stage(ctx, audio, transcript, t, budget=_length_budget(ctx, t, audio, transcript.value))
         for t in ctx.spec.languages
@@ -90,7 +92,7 @@ def _run(ctx: JobContext, *, video: bool) -> None:
                                            review_voices)  # fmt: skip
         heard = _verify(ctx, edited, mixed, voices)
         if video:
-            out = _mux(ctx, edited, mixed.value, source)
+            out = _mux(ctx, edited, mixed.value, source, original=transcript.value)
         else:
             chosen = opts.audio_format if isinstance(opts, TranslateAudioOptions) else None
             suffix = f".{chosen}" if chosen else _audio_suffix(ctx.spec.source)
@@ -320,7 +322,9 @@ def _fit_length(samples: Any, total: int) -> Any:
     return np.pad(samples, ((0, total - samples.shape[0]), (0, 0)))
 
 
-def _mux(ctx: JobContext, edited: Transcript, dub: Path, source_language: str) -> Path:
+def _mux(
+    ctx: JobContext, edited: Transcript, dub: Path, source_language: str, original: Transcript | None = None
+) -> Path:
     from octavia.formats.layout import segments_to_cues
     from octavia.pipeline.stages import write_subtitles
 
@@ -334,12 +338,32 @@ def _mux(ctx: JobContext, edited: Transcript, dub: Path, source_language: str) -
     suffix = VIDEO_SUFFIXES.get(Path(ctx.spec.source).suffix.lower(), ".mkv")
     out = ctx.output_path(f".{target}{suffix}")
     ctx.report("mux", 0, 1, target)
-    with atomic_path(out) as tmp:
+    burn_language = _burn_language(ctx, target, source_language)
+    muxed = ctx.workspace.path(f"muxed.{target}{suffix}") if burn_language else out
+    with atomic_path(muxed) as tmp:
         media.mux_dub(Path(ctx.spec.source), dub, tmp, dub_language=target, source_language=source_language,
                       subtitles=subs, subtitle_language=target, ffmpeg=_ff(ctx))  # fmt: skip
+    if burn_language:
+        from octavia.pipeline.burn_dub import burn_dub
+
+        burn_dub(ctx, muxed, out, speaking if burn_language == target else original, burn_language)
+        muxed.unlink()
     ctx.outputs[f"video.{target}"] = out
     ctx.report("mux", 1, 1, target)
     return out
+
+
+def _burn_language(ctx: JobContext, target: str, source_language: str) -> str | None:
+    wanted = getattr(ctx.spec.options, "burn_subtitles", None)
+    if wanted is None:
+        return None
+    language = target if wanted == "target" else wanted
+    if language not in (target, source_language):
+        raise InputError(
+            f"--burn-subtitles {wanted}: this dub has subtitles in {target} and {source_language} only.",
+            "Burn the target language (leave LANG out) or the spoken one.",
+        )
+    return language
 
 
 def _check_overflow(ctx: JobContext) -> None:

@@ -89,8 +89,13 @@ def _fetch(url: str, dest: Path) -> None:
 
 
 def _check_voices(path: Path) -> None:
+    import zipfile
+
     import numpy as np
 
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # a proxy's page, say; the resolver reports it as such
+            raise zipfile.BadZipFile(f"{path.name} is not a voice archive")
     with np.load(path) as npz:
         bad = [k for k in npz.files if npz[k].shape != (510, 1, 256)]
     if bad:

@@ -267,7 +267,13 @@ class TranslateAudioOptions(SpeechOptions):
 
 
 class DubOptions(SpeechOptions):
-    pass
+    burn_subtitles: str | None = Field(
+        None,
+        min_length=2,
+        max_length=16,
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$|^target$",
+        description="Burn the subtitles of this language into the picture ('target': each dub's own).",
+    )
 
 
 JobOptions = SubtitleOptions  # every kind's model is a SubtitleOptions

@@ -44,6 +44,9 @@ PROBES = [
     ("dub", {"cast": {"Speaker 1": "/etc/passwd.onnx"}}, "cast"),
     ("dub", {"cast": {"Speaker 1": "es_ES-davefx-medium"}}, "not a piper model"),  # not installed
     ("dub", {"cast_file": "/etc/cast.json"}, "cast_file"),
+    ("dub", {"tts": "kokoro:/etc/passwd"}, "not a Kokoro voice"),
+    ("dub", {"tts": "kokoro", "voice": "af_nobody"}, "not a Kokoro voice"),
+    ("dub", {"burn_subtitles": "es"}, "burn_subtitles"),  # re-encoding is not offered by the server
 ]
 
 
@@ -81,6 +84,9 @@ def test_installed_models_and_voices_are_accepted_and_stored_as_sent(queued_serv
     r = user.client.post("/v1/jobs", json=_body(up["id"], "dub", options))
     assert r.status_code == 201, r.text
     assert r.json()["options"] == options
+    kokoro = {"tts": "kokoro", "voice": "jm_kumo"}  # a voice of the installed Kokoro pack
+    assert user.client.post("/v1/jobs", json=_body(up["id"], "dub", kokoro)).status_code == 201
+    assert user.client.post("/v1/jobs", json=_body(up["id"], "dub", {"voice": "jf_alpha"})).status_code == 201
     speaker = {"tts": "coqui", "voice": "Claribel Dervla"}  # a speaker name, for an engine that has speakers
     assert user.client.post("/v1/jobs", json=_body(up["id"], "translate-audio", speaker)).status_code == 201
     r = user.client.post(
