@@ -1,9 +1,10 @@
 """End-to-end `octavia dub` on a one-minute clip: real-time factor per stage, Piper vs Coqui,
-and peak memory.
+and peak memory; and speaker diarization on a clip of four voices.
 
     .venv/bin/python benchmarks/bench_dub.py [--seconds 60] [--device cpu|cuda] [--engines piper,coqui,kokoro]
                                              [--background auto|separate|duck] [--separation]
     .venv/bin/python benchmarks/bench_dub.py --kokoro-only     # just the Kokoro stage (quick)
+    .venv/bin/python benchmarks/bench_dub.py --only diarization [--rounds 3]
 
 The clip is the Spanish example looped to ``--seconds`` (video re-encoded once, untimed). It is
 dubbed into English: Whisper base transcribes and translates the speech (``task=translate``),
@@ -58,6 +59,58 @@ print(json.dumps({"total": total, "duration": r.info["duration"], "stages": stag
                   "report": {t: {"wer": v["wer"], "flagged": len(v["flagged"])} for t, v in r.info.get("report", {}).items()},
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+
+DIARIZATION_WORKER = r"""
+import json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, ".")
+dest, cache, rounds = sys.argv[1:4]
+from octavia.config import Settings
+from octavia.pipeline.factory import Engines
+from octavia.pipeline.diarization.stage import read_samples
+from tests.diarization_clip import build_clip, diarization_error_rate
+clip, turns = build_clip(Path(dest), rounds=int(rounds))
+settings = Settings(cache_dir=Path(cache), device="cpu", offline=True)
+engines = Engines(settings)
+transcript = engines.whisper("tiny.en", "en").transcribe(clip, language="en", batch_size=None)
+rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t = time.perf_counter()
+diarizer = engines.diarizer("d-vector")
+load = time.perf_counter() - t
+samples = read_samples(clip)
+t = time.perf_counter()
+segments, info = diarizer.diarize(samples, transcript.segments)
+seconds = time.perf_counter() - t
+given, _ = diarizer.diarize(samples, transcript.segments, speakers=4)
+print(json.dumps({"duration": len(samples) / 16000, "load": load, "seconds": seconds, "info": info,
+                  "auto": diarization_error_rate(turns, segments), "given": diarization_error_rate(turns, given),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_before_mb": rss_before}))
+"""
+
+
+def bench_diarization(root: Path, rounds: int) -> None:
+    """Diarization error rate, real-time factor and peak RSS of the d-vector diarizer.
+
+    The clip is the tests' four-voice clip (LibriVox reader, Piper joe, two espeak-ng voices;
+    ``rounds`` turns each); Whisper tiny.en transcribes it first (untimed), in the same process.
+    """
+    proc = subprocess.run([sys.executable, "-c", DIARIZATION_WORKER, str(root / "four-voices"), str(root / "cache"),
+                           str(rounds)], capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    if proc.returncode != 0:
+        sys.exit(f"diarization worker failed: {proc.stderr[-3000:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    duration = res["duration"]
+    print(f"diarization: {duration:.1f} s clip, 4 voices x {rounds} turns, d-vector engine on CPU")
+    print(f"  model load {res['load']:.2f} s; diarize {res['seconds']:.2f} s, RTF {res['seconds'] / duration:.3f}; "
+          f"{res['info']['windows']} windows")  # fmt: skip
+    for name in ("auto", "given"):
+        d = res[name]
+        label = "count found" if name == "auto" else "--speakers 4"
+        print(f"  {label:<13} DER {d['der']:.3f} (missed {d['missed']:.3f}, false alarm {d['false_alarm']:.3f}, "
+              f"confusion {d['confusion']:.3f})")  # fmt: skip
+    print(f"  speakers found: {res['info']['speakers']}; peak RSS {res['peak_rss_mb']:.0f} MB "
+          f"({res['rss_before_mb']:.0f} MB after Whisper, before the diarizer)\n")  # fmt: skip
 
 
 SEPARATION_WORKER = r"""
@@ -166,10 +219,17 @@ def main() -> None:
     parser.add_argument("--background", default="auto", help="the bed: auto, separate, duck, keep, none")
     parser.add_argument("--separation", action="store_true", help="measure the separation stage alone")
     parser.add_argument("--kokoro-only", action="store_true", help="only the Kokoro stage measurement")
+    parser.add_argument("--only", choices=("all", "dub", "diarization"), default="all")
+    parser.add_argument("--rounds", type=int, default=3, help="turns per voice in the diarization clip")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.kokoro_only:
         kokoro_stage()
+        return
+    if args.only in ("all", "diarization"):
+        with tempfile.TemporaryDirectory(prefix="bench-diarization-") as tmp:
+            bench_diarization(Path(tmp), args.rounds)
+    if args.only == "diarization":
         return
     with tempfile.TemporaryDirectory(prefix="bench-dub-") as tmp:
         root = Path(tmp)

@@ -128,3 +128,24 @@ def speaker_accuracy(turns: list[Turn], segments, step: float = 0.01) -> tuple[f
         if hit > best:
             best, mapping = hit, dict(zip(speakers, perm, strict=True))
     return best / float(np.sum(speech)), mapping
+
+
+def diarization_error_rate(turns: list[Turn], segments, step: float = 0.01) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """DER without a collar: (missed + false alarm + confusion) / speech time, best label mapping."""
+    import numpy as np
+
+    accuracy, _ = speaker_accuracy(turns, segments, step)
+    end = max([t.end for t in turns] + [s.end for s in segments])
+    grid = np.arange(0, end, step) + step / 2
+    truth = np.zeros(grid.shape, bool)
+    for t in turns:
+        truth |= (grid >= t.start) & (grid < t.end)
+    hyp = np.zeros(grid.shape, bool)
+    for s in segments:
+        hyp |= (grid >= s.start) & (grid < s.end)
+    speech = float(truth.sum())
+    missed = float((truth & ~hyp).sum()) / speech
+    false_alarm = float((hyp & ~truth).sum()) / speech
+    confusion = 1.0 - accuracy - missed
+    return {"der": missed + false_alarm + confusion, "missed": missed, "false_alarm": false_alarm,
+            "confusion": confusion}  # fmt: skip

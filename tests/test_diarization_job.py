@@ -10,7 +10,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -55,7 +55,7 @@ def test_subtitle_job_labels_speakers_in_every_format_and_resumes(
     events: list[Any] = []
     kwargs: dict[str, Any] = dict(
         language="en", formats=["json", "vtt", "ass", "srt"], out_dir=tmp_path / "out", work_dir=tmp_path / "work",
-        settings=settings, engines=engines, options={"whisper_model": "tiny.en", "diarize": True, "speaker_labels": "name"},
+        settings=settings, engines=engines, options={"whisper_model": "tiny.en", "batch": False, "diarize": True, "speaker_labels": "name"},
     )  # fmt: skip
     result = run("subtitle", clip, progress=events.append, **kwargs)
     assert result.info["diarization"]["speakers"] == 4
@@ -99,7 +99,7 @@ def test_subtitle_does_not_diarize_unless_asked(tmp_path: Path, settings: Any, e
 def test_cli_subtitle_with_a_speaker_count(four_voices: tuple[Path, list[Turn]], tmp_path: Path) -> None:  # noqa: F811
     clip, _ = four_voices
     out = tmp_path / "out"
-    done = octavia("subtitle", str(clip), "--speakers", "4", "-f", "json,vtt", "-m", "tiny.en", "-l", "en",
+    done = octavia("subtitle", str(clip), "--speakers", "4", "-f", "json,vtt", "-m", "tiny.en", "--no-batch", "-l", "en",
                    "-o", str(out), "--json", cache=tmp_path / "cache", check=True)  # fmt: skip
     summary = json.loads(done.stdout)
     info = summary["results"][0] if "results" in summary else summary
@@ -129,9 +129,9 @@ def test_the_installed_wheel_provides_the_embedder(tmp_path: Path) -> None:
 class _Index(http.server.BaseHTTPRequestHandler):
     """A package index speaking PyPI's JSON API, with a mirror's relative file URLs."""
 
-    files: dict[str, bytes] = {}
+    files: ClassVar[dict[str, bytes]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+    def do_GET(self) -> None:  # the http.server API names it
         body = self.files.get(self.path)
         self.send_response(200 if body is not None else 404)
         self.end_headers()

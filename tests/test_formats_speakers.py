@@ -60,8 +60,8 @@ def test_ass_has_a_style_per_speaker_in_distinct_colours() -> None:
 def test_ass_with_a_given_header_keeps_its_styles() -> None:
     header = ass.parse(ass.write([Cue(0, 1, "x")])).header
     text = ass.write(CUES[:2], header=header)
-    assert [ln for ln in text.splitlines() if ln.startswith("Style:")][0].startswith("Style: Default,")
-    assert len([ln for ln in text.splitlines() if ln.startswith("Style:")]) == 1
+    styles = [ln for ln in text.splitlines() if ln.startswith("Style:")]
+    assert len(styles) == 1 and styles[0].startswith("Style: Default,")
     assert "Dialogue: 0,0:00:01.00,0:00:02.50,Default,Speaker 1," in text
 
 
