@@ -15,7 +15,8 @@ from octavia.pipeline import media
 from tests.conftest import content_words
 from tests.test_dub import run_json
 
-pytestmark = pytest.mark.slow
+# Minutes of CPU on a free machine; the default 600 s is too tight where cores are shared.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 TALK = Path(__file__).parent.parent / "examples" / "talk_en.mp4"
 
 
