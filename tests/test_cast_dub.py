@@ -21,7 +21,8 @@ from octavia.pipeline import coqui
 from tests.test_dub import run_json
 from tests.tts_factory import SPEAKERS, install_in_cache
 
-pytestmark = pytest.mark.slow
+# Minutes of CPU on a free machine; the default 600 s is too tight where cores are shared.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 TALK = Path(__file__).parent.parent / "examples" / "talk_en.mp4"
 READER_WORDS = ("dashwood", "young man")  # what the LibriVox reader (speaker A) says
 

@@ -62,7 +62,9 @@ def validate_job_options(kind: str, options: Mapping[str, Any], settings: Settin
     for label, cast_voice in (stored.get("cast") or {}).items():  # speaker → voice: names, never paths
         if not _SPEAKER.fullmatch(label) or not _SPEAKER.fullmatch(cast_voice):
             raise InputError("cast maps speaker labels to voice names (letters, digits, spaces, _ ' -).")
-        if engine in ("auto", "piper") and _PIPER_NAME.fullmatch(cast_voice):
+        if engine == "kokoro":
+            _require_kokoro_voice(resolver, cast_voice, "voice")
+        elif engine in ("auto", "piper") and _PIPER_NAME.fullmatch(cast_voice):
             _require_installed(resolver, "piper", cast_voice, "voice")
     return stored
 

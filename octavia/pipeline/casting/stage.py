@@ -112,7 +112,7 @@ def choose_cast(
         voice_hz = voice_pitches(synth, target, catalogue, PitchCache(ctx.engines.settings.cache_dir))
         priority = sorted(labels, key=lambda k: -talk[k])
         chosen = assign(pitches, voice_hz, fixed={k: v for k, (v, _) in fixed.items()}, priority=priority)
-        voices, notes = chosen.voices, chosen.notes
+        voices, notes = {k: chosen.voices[k] for k in labels}, chosen.notes
         source = "pitch match"
         if len(catalogue) == 1 and len(labels) > 1 and not opts.voice:
             notes.append(f"Only one voice speaks {target!r} here: every speaker uses it.")
