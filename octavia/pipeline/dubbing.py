@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from octavia import formats
-from octavia.errors import InputError
+from octavia.errors import EngineError, InputError, MissingDependency, ModelNotAvailable
 from octavia.pipeline import media, review, timing
 from octavia.pipeline.casting.stage import choose_cast, segment_voices
 from octavia.pipeline.dubreport import report as dubreport
@@ -232,11 +232,15 @@ def _synthesizer(
 def _length_budget(
     ctx: JobContext, target: str, audio: Checkpointed[Path], original: Transcript
 ) -> LengthBudget | None:
-    """Sentence budgets for length-aware translation (None: no text translation to aim)."""
+    """Sentence budgets for length-aware translation (None: no text translation to aim, or no
+    voice to measure yet: then synthesis reports that, after the translation's own errors)."""
     if target == original.language:
         return None
-    synth, voice = _synthesizer(ctx, target, audio, original)
-    return fit_flow.length_budget(ctx, synth, voice, target)
+    try:
+        synth, voice = _synthesizer(ctx, target, audio, original)
+        return fit_flow.length_budget(ctx, synth, voice, target)
+    except (MissingDependency, ModelNotAvailable, EngineError):
+        return None
 
 
 def _dub_track(

@@ -17,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from octavia.pipeline import media
-from octavia.pipeline.fitting.placement import DEFAULT_MARGIN, Placement, Window, place
+from octavia.pipeline.fitting.placement import DEFAULT_GENTLE_SPEED, DEFAULT_MARGIN, Placement, Window, place
 from octavia.pipeline.fitting.records import FitRecord
 from octavia.pipeline.timing import trim_silence
 from octavia.types import Segment
+
+#: How much later than planned a clip may end up after stretching (Rubber Band's output length
+#: is off by a few milliseconds) before it counts as overflow.
+SETTLE_S = 0.02
 
 
 def load_clips(
@@ -37,15 +41,14 @@ def load_clips(
 def plan(
     segments: Sequence[Segment], audio: Sequence[Any], *, sample_rate: int, media_end: float,
     max_speed: float, max_drift: float, margin: float = DEFAULT_MARGIN,
-    min_speed: dict[int, float] | None = None,
+    gentle_speed: float = DEFAULT_GENTLE_SPEED,
 ) -> Placement:  # fmt: skip
     """The placement of every segment that has a (non-silent) clip."""
     with_clip = [i for i, a in enumerate(audio) if a is not None and a.size]
     windows = [Window(i, segments[i].start, segments[i].end) for i in with_clip]
     durations = [audio[i].size / sample_rate for i in with_clip]
-    floor = [min_speed.get(i, 1.0) for i in with_clip] if min_speed else None
     return place(windows, durations, media_end=media_end, max_speed=max_speed, max_drift=max_drift,
-                 margin=margin, min_speed=floor)  # fmt: skip
+                 margin=margin, gentle_speed=gentle_speed)  # fmt: skip
 
 
 @dataclass
@@ -90,6 +93,8 @@ def render(
         end = start + samples.size / sample_rate
         earliest = end + margin
         late = max(0.0, start - rec.start - max_drift, end - media_end)
+        if rec.overflow_s == 0.0 and late <= SETTLE_S:  # a few ms of stretching error is not overflow
+            late = 0.0
         records.append(dataclasses.replace(
             rec, placed_start=start, placed_end=end, shift_s=start - rec.start,
             borrowed_before_s=max(0.0, rec.start - start), borrowed_after_s=max(0.0, end - rec.end),

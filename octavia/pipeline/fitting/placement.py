@@ -10,8 +10,9 @@ gets a start and a speed-up factor such that
   shifts is smallest (an isotonic regression, solved exactly by pool-adjacent-violators);
 - no clip starts more than ``max_drift`` seconds early, nor (unless it must) more than
   ``max_drift`` late; and no clip ends past the media end (unless it must);
-- where those bounds cannot be kept, the clips of the crowded stretch are sped up together,
-  a little at a time, up to the cap ``max_speed`` (pitch-preserving, at mix time);
+- where those bounds cannot be kept, the clips of the crowded stretch are sped up a little at
+  a time (pitch-preserving, at mix time): up to ``gentle_speed`` first, then up to the cap
+  ``max_speed``; at each level first those most over their own room (window + gap after);
 - what still cannot be kept is *overflow*: the clip is placed whole, late (or past the media
   end, which extends the dub), and the excess is reported per segment.
 
@@ -33,7 +34,7 @@ DEFAULT_MAX_DRIFT = 0.75  # seconds a line may start before or after the origina
 DEFAULT_MARGIN = 0.05  # silence kept between two clips
 _STEP = 1.01  # factor growth per round in a crowded stretch: ~1 % at a time keeps speed-ups even
 _EPS = 1e-6
-_MAX_ROUNDS = 400  # each round speeds some clip up by _STEP; ~23 rounds reach 1.25x, so this is a guard
+_MAX_ROUNDS = 4000  # each round speeds some clips up by _STEP (~23 rounds reach 1.25x): a guard
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +70,9 @@ def place(
     max_speed: float,
     max_drift: float = DEFAULT_MAX_DRIFT,
     margin: float = DEFAULT_MARGIN,
-    min_speed: Sequence[float] | None = None,
+    gentle_speed: float = DEFAULT_GENTLE_SPEED,
 ) -> Placement:
-    """Place clips of natural lengths ``durations`` (one per window, windows in timeline order).
-
-    ``min_speed`` (per clip, default 1.0) is where each clip's speed-up starts: the retry path
-    passes its earlier factors so a second pass never un-speeds a clip.
-    """
+    """Place clips of natural lengths ``durations`` (one per window, windows in timeline order)."""
     if max_speed < 1.0:
         raise ValueError("max_speed must be at least 1.0")
     if max_drift < 0:
@@ -86,17 +83,33 @@ def place(
     order = sorted(range(n), key=lambda k: (windows[k].start, k))
     if order != list(range(n)):
         raise ValueError("windows must be in timeline order")
-    factors = [min(max_speed, max(1.0, s)) for s in (min_speed or [1.0] * n)]
+    factors = [1.0] * n
+    gentle = min(gentle_speed, max_speed)
+    rooms = [
+        max(w.end, (windows[k + 1].start - margin) if k + 1 < n else media_end, w.start + 0.01) - w.start
+        for k, w in enumerate(windows)
+    ]
     for _ in range(_MAX_ROUNDS):
         lengths = [d / f for d, f in zip(durations, factors, strict=True)]
         starts = _positions(windows, lengths, media_end=media_end, max_drift=max_drift, margin=margin)
         late = _violations(windows, starts, lengths, media_end=media_end, max_drift=max_drift)
         grown = False
         for block in _blocks(starts, lengths, margin, late):
-            for k in block:
-                if factors[k] < max_speed - _EPS:
-                    factors[k] = min(max_speed, factors[k] * _STEP)
-                    grown = True
+            chosen: list[int] = []
+            level = max_speed
+            # Up to the gentle speed first, then the cap. At each level the clips most over their
+            # own room (window + gap after) go first, until they are no more over it than the
+            # next ones (water-filling): a short line keeps its pace while long ones can give,
+            # and no clip passes the gentle speed while another could still take some.
+            for level in (gentle, max_speed):
+                slower = [k for k in block if factors[k] < level - _EPS]
+                if slower:
+                    top = max(lengths[k] / rooms[k] for k in slower)
+                    chosen = [k for k in slower if lengths[k] / rooms[k] >= top / _STEP]
+                    break
+            for k in chosen:
+                factors[k] = min(level, factors[k] * _STEP)
+                grown = True
         if not grown:
             break
     crowded = sorted({k for block in _blocks(starts, lengths, margin, late) for k in block})

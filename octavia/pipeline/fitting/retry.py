@@ -80,7 +80,7 @@ def shorten_long_clips(
 
     def replan() -> Placement:
         return plan(segments, audio, sample_rate=sample_rate, media_end=media_end, max_speed=max_speed,
-                    max_drift=max_drift, margin=margin)  # fmt: skip
+                    max_drift=max_drift, margin=margin, gentle_speed=gentle_speed)  # fmt: skip
 
     placement = replan()
     retries: dict[int, int] = {}
