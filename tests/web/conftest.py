@@ -144,7 +144,9 @@ class WebApp:
             conn.execute(sa.update(users).where(users.c.email == email).values(is_admin=True))
 
     def post_webhook(self, body: bytes) -> httpx.Response:
-        with self.client() as c:
+        # Generous: the first webhook parses with the Polar SDK, whose models the server builds
+        # in the background after start (seconds of CPU; far more on a loaded test machine).
+        with httpx.Client(base_url=self.url, timeout=180) as c:
             return c.post("/v1/webhooks/polar", content=body, headers=sign_headers(body))
 
 
@@ -176,6 +178,7 @@ def web_app(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> It
     root = tmp_path_factory.mktemp("webapp")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    fake_polar.checkout_json()  # builds the SDK models once, not inside the server's checkout timeout
     with fake_polar.running() as polar:
         env = {
             "OCTAVIA_DATA_DIR": str(root / "data"), "OCTAVIA_CACHE_DIR": str(session_cache),

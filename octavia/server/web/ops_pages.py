@@ -41,7 +41,9 @@ def operators_page(request: Request, admin: AdminWebUser) -> Response:
     settings = get_settings(request)
     u, j, c = tb.users, tb.jobs, tb.credit_ledger
     with get_db(request).read() as conn:
-        counts = dict(conn.execute(sa.select(j.c.status, sa.func.count()).group_by(j.c.status)).all())
+        counts: dict[str, int] = dict(
+            conn.execute(sa.select(j.c.status, sa.func.count()).group_by(j.c.status)).all()
+        )
         running = conn.execute(
             sa.select(j.c.id, j.c.kind, j.c.stage, j.c.heartbeat_at, u.c.email)
             .join(u, u.c.id == j.c.user_id)

@@ -39,19 +39,29 @@ def storage_origin(settings: ServerSettings) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+#: Where "Buy credits" redirects the form to. Browsers apply form-action to a form's redirects
+#: too, so the checkout host must be listed or the 303 to it is blocked.
+CHECKOUT_ORIGINS = {"sandbox": "https://sandbox.polar.sh", "production": "https://polar.sh"}
+
+
+def checkout_origin(settings: ServerSettings) -> str | None:
+    return CHECKOUT_ORIGINS[settings.polar_environment] if settings.polar_access_token else None
+
+
 @cache
-def page_csp(origin: str | None) -> str:
+def page_csp(origin: str | None, checkout: str | None = None) -> str:
     extra = f" {origin}" if origin else ""
+    forms = f" {checkout}" if checkout else ""
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         f"media-src 'self' blob:{extra}; connect-src 'self'{extra}; font-src 'self'; object-src 'none'; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        f"frame-ancestors 'none'; base-uri 'none'; form-action 'self'{forms}"
     )
 
 
 def page_headers(settings: ServerSettings) -> dict[str, str]:
     return {
-        "Content-Security-Policy": page_csp(storage_origin(settings)),
+        "Content-Security-Policy": page_csp(storage_origin(settings), checkout_origin(settings)),
         "Cache-Control": "no-store",
         "Referrer-Policy": "same-origin",
     }
