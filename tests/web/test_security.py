@@ -112,3 +112,17 @@ def test_static_files_are_served(web_app: WebApp, path: str) -> None:
     with web_app.client() as c:
         r = c.get(path)
         assert r.status_code == 200 and len(r.content) > 100
+
+
+def test_delete_account_page_confirms_by_password_and_signs_out(web_app: WebApp, web_client) -> None:  # type: ignore[no-untyped-def]
+    email, password = web_app.signup()
+    c: WebClient = web_client().login(email)
+    wrong = c.post("/account/delete", {"password": "not it"}, token=c.csrf("/account"))
+    assert wrong.status_code == 200 and "That password is wrong." in wrong.text
+    assert c.http.get("/account", follow_redirects=False).status_code == 200  # still signed in
+    done = c.post("/account/delete", {"password": password}, token=c.csrf("/account"))
+    assert done.status_code == 200 and "Your account is deleted." in done.text  # the login page, flashed
+    assert c.http.get("/account", follow_redirects=False).status_code in (302, 303)  # signed out
+    again: WebClient = web_client()
+    r = again.http.post("/login", data={"email": email, "password": password, "csrf_token": again.csrf()})
+    assert "Invalid email or password." in r.text

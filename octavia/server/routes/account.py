@@ -34,6 +34,19 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=8, max_length=1024)
 
 
+class AccountDelete(BaseModel):
+    password: str = Field(max_length=1024, description="The account's current password, to confirm.")
+
+
+class AccountDeleted(BaseModel):
+    status: str
+    uploads_deleted: int
+    jobs_purged: int
+    credits_forfeited: int
+    sessions_revoked: int
+    api_keys_revoked: int
+
+
 class ApiKeyCreate(BaseModel):
     name: str = Field("default", min_length=1, max_length=200)
 
@@ -62,6 +75,21 @@ def me(user: CurrentUser, db: DbDep) -> AccountOut:
         is_admin=bool(row.is_admin),
         created_at=row.created_at,
     )
+
+
+@router.delete("", responses=responses(403, 409))
+def delete_account(
+    body: AccountDelete, user: CurrentUser, db: DbDep, hasher: HasherDep, settings: SettingsDep
+) -> AccountDeleted:
+    """Delete the account (see :mod:`octavia.server.account_deletion`): 409 while jobs are unfinished."""
+    from octavia.server.account_deletion import delete_account as delete
+
+    with db.read() as conn:
+        current = conn.execute(sa.select(t.users.c.password_hash).where(t.users.c.id == user.id)).scalar_one()
+    if not hasher.verify(body.password, current):
+        raise ApiError(403, "invalid_credentials", "The password is wrong.")
+    with db.begin() as conn:
+        return AccountDeleted(**delete(conn, settings, user.id))
 
 
 @router.post("/password", responses=responses(403))

@@ -23,7 +23,7 @@ from octavia.server.web import page_router
 from octavia.server.web.flash import flash, flash_secret
 from octavia.server.web.forms import error_message
 from octavia.server.web.render import redirect, render
-from octavia.server.web.session import CurrentWebUser, session_token
+from octavia.server.web.session import CurrentWebUser, clear_session_cookie, session_token
 from octavia.server.web.strings import t
 
 router = page_router()
@@ -32,7 +32,27 @@ router = page_router()
 @router.get("/account")
 def account_page(request: Request, user: CurrentWebUser) -> Response:
     me = api_account.me(user, get_db(request))
-    return render(request, "account.html", nav="account", me=me, error=None)
+    return render(request, "account.html", nav="account", me=me, error=None, delete_error=None)
+
+
+@router.post("/account/delete")
+def delete_account(
+    request: Request, user: CurrentWebUser, password: Annotated[str, Form(max_length=1024)]
+) -> Response:
+    db = get_db(request)
+    try:
+        body = api_account.AccountDelete(password=password)
+        api_account.delete_account(body, user, db, get_hasher(request), get_settings(request))
+    except ApiError as exc:
+        error = (
+            t("account.delete.wrong_password") if exc.code == "invalid_credentials" else error_message(exc)
+        )
+        return render(request, "account.html", nav="account", me=api_account.me(user, db), error=None,
+                      delete_error=error)  # fmt: skip
+    flash(request, "account.delete.done", "success")
+    response = redirect(request, "/login")
+    clear_session_cookie(response, request)
+    return response
 
 
 @router.post("/account/password")
@@ -53,7 +73,8 @@ def change_password(
     else:
         flash(request, "account.password.done", "success")
         return redirect(request, "/account")
-    return render(request, "account.html", nav="account", me=api_account.me(user, db), error=error)
+    return render(request, "account.html", nav="account", me=api_account.me(user, db), error=error,
+                  delete_error=None)  # fmt: skip
 
 
 @router.get("/account/keys")
