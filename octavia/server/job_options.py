@@ -22,6 +22,8 @@ from octavia.pipeline.options import parse_server_options
 #: A speaker of a multi-speaker Coqui model or a tts-server ("Claribel Dervla", "p225"):
 #: words, never a path.
 _SPEAKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _'-]{0,63}")
+#: A speaker label of a review or cast ("Speaker 2", "Ana"): the same shape.
+SPEAKER_LABEL = _SPEAKER
 #: Engines whose voice option is a speaker name, not a Piper voice (which could be a path).
 _SPEAKER_ENGINES = ("coqui", "tts-server")
 _PIPER_NAME = re.compile(r"[a-z]{2,3}_[A-Z]{2}-[\w]+-[a-z_]+")

@@ -20,7 +20,7 @@ HTTP-free, shared by the routes, the worker and the reaper. The life of such a j
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -59,9 +59,12 @@ class NoReview(OctaviaError):
 
 @dataclass(frozen=True)
 class LineEdit:
+    """One line's change: its text, its speaker (moving it to another speaker), or both."""
+
     index: int
-    text: str
+    text: str | None = None
     language: str | None = None
+    speaker: str | None = None
 
 
 def _source_text(original: Sequence[Segment], start: float, end: float) -> str:
@@ -78,7 +81,9 @@ def lines_from_workspace(ws: Path, languages: Sequence[str]) -> dict[str, list[d
     from octavia.pipeline.workspace import read_json
     from octavia.types import Transcript
 
-    original = Transcript.from_dict(read_json(ws / "transcript.json"))
+    # The diarized transcript when the speakers were told apart (its segments carry them).
+    labelled = ws / "diarized.json"
+    original = Transcript.from_dict(read_json(labelled if labelled.exists() else ws / "transcript.json"))
     out: dict[str, list[dict[str, Any]]] = {}
     for lang in languages:
         path = ws / f"translation.{lang}.json"
@@ -147,8 +152,20 @@ def check_text(text: str) -> str:
     return clean
 
 
-def edit_lines(db: Database, *, user_id: str, job_id: str, edits: Sequence[LineEdit]) -> int:
-    """Apply ``edits`` to a job in review; returns how many lines changed. 422 names a bad line."""
+def _language(languages: Sequence[str], asked: str | None, what: str) -> str:
+    lang = asked or (languages[0] if len(languages) == 1 else None)
+    if lang is None or lang not in languages:
+        raise InputError(f"{what}: say which language it is in; this job has {', '.join(languages)}.")
+    return lang
+
+
+def edit_lines(
+    db: Database, settings: ServerSettings, *, user_id: str, job_id: str, edits: Sequence[LineEdit],
+    voices: Mapping[str, str] | None = None, voices_language: str | None = None,
+) -> int:  # fmt: skip
+    """Apply ``edits`` (text and speaker per line) and ``voices`` (speaker → voice, checked
+    against the voices this server has) to a job in review; returns how many lines changed.
+    422 names a bad line, speaker or voice."""
     r = t.review_lines
     with db.begin() as conn:
         row = _lock_job(conn, user_id, job_id)
@@ -157,24 +174,62 @@ def edit_lines(db: Database, *, user_id: str, job_id: str, edits: Sequence[LineE
         changed = 0
         now = utcnow()
         for e in edits:
-            lang = e.language or (languages[0] if len(languages) == 1 else None)
-            if lang is None:
-                raise InputError(
-                    f"Line {e.index}: say which language it is in; this job has {', '.join(languages)}."
-                )
-            text = check_text(e.text)
+            lang = _language(languages, e.language, f"Line {e.index}")
             where = (r.c.job_id == job_id, r.c.language == lang, r.c.idx == e.index)
-            found = conn.execute(sa.select(r.c.text).where(*where)).first()
+            found = conn.execute(sa.select(r.c.text, r.c.speaker).where(*where)).first()
             if found is None:
                 raise InputError(
                     f"This job has no line {e.index} in {lang!r}.", "GET the review for its lines."
                 )
-            if found.text != text:
-                conn.execute(sa.update(r).where(*where).values(text=text, edited_at=now))
+            values: dict[str, Any] = {}
+            if e.text is not None and found.text != (text := check_text(e.text)):
+                values["text"] = text
+            if e.speaker is not None and found.speaker != (speaker := check_speaker(e.speaker)):
+                # The line joins that speaker, and speaks with the voice chosen for them (if any).
+                values["speaker"] = speaker
+                values["voice"] = _voice_of(conn, job_id, lang, speaker)
+            if values:
+                conn.execute(sa.update(r).where(*where).values(**values, edited_at=now))
                 changed += 1
+        if voices:
+            lang = _language(languages, voices_language, "voices")
+            _check_voices(row, voices, settings)
+            for label, voice in voices.items():
+                res = conn.execute(
+                    sa.update(r).where(r.c.job_id == job_id, r.c.language == lang, r.c.speaker == label,
+                                       sa.or_(r.c.voice.is_(None), r.c.voice != voice))
+                    .values(voice=voice, edited_at=now)
+                )  # fmt: skip
+                changed += int(res.rowcount or 0)
         if changed:
             event(conn, job_id, "review_edited", stage="review", lines=changed)
         return changed
+
+
+def check_speaker(label: str) -> str:
+    from octavia.server.job_options import SPEAKER_LABEL
+
+    clean = " ".join(label.split())
+    if not SPEAKER_LABEL.fullmatch(clean):
+        raise InputError('A speaker is a label of letters, digits, spaces, _ \' - (e.g. "Speaker 2", "Ana").')
+    return clean
+
+
+def _voice_of(conn: Connection, job_id: str, language: str, speaker: str) -> str | None:
+    r = t.review_lines
+    q = sa.select(r.c.voice).where(r.c.job_id == job_id, r.c.language == language, r.c.speaker == speaker,
+                                   r.c.voice.is_not(None)).limit(1)  # fmt: skip
+    return conn.execute(q).scalar()
+
+
+def _check_voices(row: Any, voices: Mapping[str, str], settings: ServerSettings) -> None:
+    """The voices must be names this server has, for the job's engine: as a ``cast`` option is."""
+    from octavia.server.job_options import validate_job_options
+
+    for label in voices:
+        check_speaker(label)
+    chosen = {k: v for k, v in (row.options or {}).items() if k in ("tts", "voice")}  # the job's engine
+    validate_job_options(row.kind, {**chosen, "cast": dict(voices)}, settings)
 
 
 def resume(db: Database, settings: ServerSettings, *, user_id: str, job_id: str) -> Any:
@@ -213,7 +268,10 @@ def write_review_files(db: Database, job_id: str, ws: Path) -> list[str]:
         per_language = lines_of(conn, job_id)
     for lang, rows in per_language.items():
         segments = [Segment(start=r.start, end=r.end, text=r.text, speaker=r.speaker) for r in rows]
-        text = review.render([], segments, source="", target=lang, resume_hint="(resumed by the server)")
+        # The voices chosen per speaker become the review file's [cast] section.
+        cast = {r.speaker: r.voice for r in rows if r.speaker and r.voice}
+        text = review.render([], segments, source="", target=lang, resume_hint="(resumed by the server)",
+                             cast=cast or None)  # fmt: skip
         with atomic_path(ws / f"review.{lang}.txt") as tmp:
             tmp.write_text(text, encoding="utf-8")
     return sorted(per_language)

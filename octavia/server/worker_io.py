@@ -40,8 +40,11 @@ _CONTENT_TYPES = {
     ".json": "application/json",
 }
 #: Top-level keys of JobResult.info a client may see (the rest holds worker paths).
+#: What a client sees of a job's info: figures and names, never a worker path (the dub's
+#: timing, report, cast, bed and speakers are numbers, texts and voice names).
 _PUBLIC_INFO = ("duration", "has_video", "language", "language_probability", "segments", "seconds",
-                "stages", "layout_warnings", "models")  # fmt: skip
+                "stages", "layout_warnings", "models", "timing", "report", "cast", "background",
+                "diarization")  # fmt: skip
 
 
 class Lease:

@@ -30,7 +30,7 @@ def env(server_factory, user_factory, pipeline_overrides, speech_video: Path):
 
     def review_job() -> str:
         body = {"kind": "dub", "upload_id": up["id"], "languages": ["en"], "formats": ["srt"],
-                "options": {"whisper_model": "tiny.en", "review": True, "background": False}}  # fmt: skip
+                "options": {"whisper_model": "tiny.en", "review": True, "background": "none"}}  # fmt: skip
         r = alice.client.post("/v1/jobs", json=body)
         assert r.status_code == 201, r.text
         job_id = str(r.json()["id"])

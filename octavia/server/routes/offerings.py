@@ -56,6 +56,32 @@ def _voice_language(name: str) -> str:
     return name.split("-", 1)[0].split("_", 1)[0].lower()
 
 
+#: Kokoro voice names start with their speaker's language: ``ef_dora`` is a Spanish voice.
+_KOKORO_LANGUAGES = {
+    "a": "en",
+    "b": "en",
+    "e": "es",
+    "f": "fr",
+    "h": "hi",
+    "i": "it",
+    "j": "ja",
+    "p": "pt",
+    "z": "zh",
+}
+
+
+def installed_voices(settings: ServerSettings) -> list[Voice]:
+    """Every voice a job may name here: the installed Piper voices and Kokoro's."""
+    from octavia.pipeline import kokoro
+    from octavia.pipeline.models import ModelResolver
+
+    piper = [
+        Voice(name=n, language=_voice_language(n), engine="piper") for n in _installed(settings, "piper")
+    ]
+    names = sorted(kokoro.installed_voices(ModelResolver.from_settings(settings)))
+    return piper + [Voice(name=n, language=_KOKORO_LANGUAGES.get(n[:1], "?"), engine="kokoro") for n in names]
+
+
 @router.get("/v1/offerings")
 def offerings(user: CurrentUser, settings: SettingsDep) -> Offerings:
     from octavia.formats import FORMATS
@@ -68,7 +94,7 @@ def offerings(user: CurrentUser, settings: SettingsDep) -> Offerings:
         allowed_content_types=list(settings.allowed_content_types),
         prices_per_minute={k: v for k, v in settings.prices_per_minute.items() if k in kinds},
         whisper_models=_installed(settings, "whisper"),
-        voices=[Voice(name=n, language=_voice_language(n), engine="piper") for n in _installed(settings, "piper")],
+        voices=installed_voices(settings),
         review_kinds=[k for k in REVIEW_KINDS if k in kinds],
     )  # fmt: skip
 

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from octavia.server import jobs as J
 from octavia.server import review as R
@@ -31,6 +31,7 @@ class ReviewLine(BaseModel):
     source: str = Field(description="What was said (the transcript overlapping the line's time).")
     machine: str = Field(description="The machine translation.")
     text: str = Field(description="The translation that will be spoken; empty: the line stays silent.")
+    voice: str | None = Field(None, description="The voice chosen for the line's speaker (None: automatic).")
     edited: bool
 
 
@@ -50,14 +51,37 @@ class LineEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     index: int = Field(ge=1, le=MAX_INT64)
-    text: str = Field(max_length=R.MAX_TEXT * 2, description="The new translation; empty: silent.")
+    text: str | None = Field(
+        None, max_length=R.MAX_TEXT * 2, description="The new translation; empty: silent."
+    )
+    speaker: str | None = Field(
+        None, max_length=64, description='Move the line to this speaker (a label, e.g. "Speaker 2").'
+    )
     language: str | None = Field(None, max_length=16, description="Needed when the job has several.")
+
+    @model_validator(mode="after")
+    def _something(self) -> LineEdit:
+        if self.text is None and self.speaker is None:
+            raise ValueError("give the line's new text, its speaker, or both")
+        return self
 
 
 class ReviewPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lines: list[LineEdit] = Field(min_length=1, max_length=5000)
+    lines: list[LineEdit] = Field(default_factory=list, max_length=5000)
+    voices: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Speaker → voice name (one this server has installed, see GET /v1/offerings).",
+    )
+    voices_language: str | None = Field(None, max_length=16, description="The language of ``voices``.")
+
+    @model_validator(mode="after")
+    def _something(self) -> ReviewPatch:
+        if not self.lines and not self.voices:
+            raise ValueError("give lines to edit, voices to assign, or both")
+        return self
 
 
 def _review_out(db: Any, user_id: str, job_id: str) -> ReviewOut:
@@ -77,7 +101,7 @@ def _review_out(db: Any, user_id: str, job_id: str) -> ReviewOut:
         languages=[
             ReviewLanguage(language=lang, lines=[
                 ReviewLine(index=r.idx, start=r.start, end=r.end, speaker=r.speaker, source=r.source,
-                           machine=r.machine, text=r.text, edited=r.edited_at is not None)
+                           machine=r.machine, text=r.text, voice=r.voice, edited=r.edited_at is not None)
                 for r in per_language[lang]
             ])
             for lang in order
@@ -91,9 +115,14 @@ def get_review(job_id: str, user: CurrentUser, db: DbDep) -> ReviewOut:
 
 
 @router.patch("/{job_id}/review", responses=responses(404, 409, 422))
-def edit_review(job_id: str, body: ReviewPatch, user: CurrentUser, db: DbDep) -> ReviewOut:
-    edits = [R.LineEdit(index=e.index, text=e.text, language=e.language) for e in body.lines]
-    R.edit_lines(db, user_id=user.id, job_id=job_id, edits=edits)
+def edit_review(
+    job_id: str, body: ReviewPatch, user: CurrentUser, db: DbDep, settings: SettingsDep
+) -> ReviewOut:
+    edits = [
+        R.LineEdit(index=e.index, text=e.text, language=e.language, speaker=e.speaker) for e in body.lines
+    ]
+    R.edit_lines(db, settings, user_id=user.id, job_id=job_id, edits=edits, voices=body.voices,
+                 voices_language=body.voices_language)  # fmt: skip
     return _review_out(db, user.id, job_id)
 
 

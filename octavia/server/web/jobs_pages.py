@@ -167,8 +167,11 @@ def review_page(request: Request, job_id: str, user: CurrentWebUser, error: str 
     row = _owned(request, user.id, job_id)
     with request.app.state.db.read() as conn:
         per_language = R.lines_of(conn, job_id)
+    from octavia.server.routes.offerings import installed_voices
+
+    voices = [v.name for v in installed_voices(request.app.state.settings)]
     return render(request, "jobs/review.html", nav="dashboard", job=J.job_dict(row), lines=per_language,
-                  editable=row.status == "review", max_text=R.MAX_TEXT)  # fmt: skip
+                  editable=row.status == "review", max_text=R.MAX_TEXT, voices=voices)  # fmt: skip
 
 
 @router.post("/jobs/{job_id}/review")
@@ -180,19 +183,38 @@ async def review_submit(request: Request, job_id: str, user: CurrentWebUser) -> 
     return await run_in_threadpool(_save_review, request, user.id, job_id, fields)
 
 
+def _voice_fields(fields: dict[str, str]) -> dict[str, dict[str, str]]:
+    """language → {speaker: voice} from the form's voice selects (empty: leave the choice automatic)."""
+    out: dict[str, dict[str, str]] = {}
+    for name, speaker in fields.items():
+        if name.startswith("voice-speaker-"):
+            lang, _, n = name.removeprefix("voice-speaker-").rpartition("-")
+            voice = fields.get(f"voice-{lang}-{n}", "").strip()
+            if voice:
+                out.setdefault(lang, {})[speaker] = voice
+    return out
+
+
 def _save_review(request: Request, user_id: str, job_id: str, fields: dict[str, str]) -> Response:
     db = request.app.state.db
     _owned(request, user_id, job_id)
     with db.read() as conn:
-        current = {(r.language, r.idx): r.text for rows in R.lines_of(conn, job_id).values() for r in rows}
+        current = {(r.language, r.idx): r for rows in R.lines_of(conn, job_id).values() for r in rows}
     edits = []
-    for (lang, idx), text in current.items():
+    for (lang, idx), line in current.items():
         given = fields.get(f"text-{lang}-{idx}")
-        if given is not None and " ".join(given.split()) != text:
-            edits.append(R.LineEdit(index=idx, text=given, language=lang))
+        text = given if given is not None and " ".join(given.split()) != line.text else None
+        named = fields.get(f"speaker-{lang}-{idx}")
+        speaker = named if named and line.speaker and " ".join(named.split()) != line.speaker else None
+        if text is not None or speaker is not None:
+            edits.append(R.LineEdit(index=idx, text=text, language=lang, speaker=speaker))
+    voices = _voice_fields(fields)
     try:
         if edits:
-            R.edit_lines(db, user_id=user_id, job_id=job_id, edits=edits)
+            R.edit_lines(db, request.app.state.settings, user_id=user_id, job_id=job_id, edits=edits)
+        for lang, chosen in voices.items():
+            R.edit_lines(db, request.app.state.settings, user_id=user_id, job_id=job_id, edits=[],
+                         voices=chosen, voices_language=lang)  # fmt: skip
         if fields.get("action") == "resume":
             from octavia.server.routes.jobs import get_queue
 
