@@ -81,6 +81,9 @@ class DVectorEmbedder:
         owners: list[int] = []
         rows: list[int] = []
         for k, (first, last) in enumerate(spans):
+            # Word times may run past the decoded audio's last frame: the span ends with the audio.
+            last = min(last, total)
+            first = max(0, min(first, last))
             if last - first < MODEL_FRAMES:
                 mid = (first + last) // 2
                 first = min(max(0, mid - MODEL_FRAMES // 2), total - MODEL_FRAMES)
@@ -91,6 +94,9 @@ class DVectorEmbedder:
                 owners.append(k)
         if not rows:
             return np.zeros((0, EMBEDDING_DIM), np.float32)
+        need = max(starts) + MODEL_FRAMES
+        if need > total:  # a last window that runs past the end reads silence there
+            features = np.concatenate([features, np.zeros((need - total, features.shape[1]), features.dtype)])
         windows = np.stack([features[at : at + MODEL_FRAMES] for at in starts])
         emb = self.embed_mel_windows(windows)[np.asarray(rows)]
         sums = np.zeros((len(spans), EMBEDDING_DIM), np.float64)
