@@ -9,9 +9,11 @@ request leaves when the previous answer is read) for ``seconds``, then prints on
 latencies, error counts by status, job ids created, and the process's own CPU seconds.
 
 The HTTP client is a raw HTTP/1.1 keep-alive connection over asyncio streams: one ``write``
-per request, the head read up to the blank line, the body by Content-Length (or chunks). It
-costs about 0.1 ms of CPU per request (the ``client CPU ms/req`` column of the table), about a
-tenth of an ``httpx.Client`` request, so the load generator leaves the cores to the server.
+per request, the head read up to the blank line, the body by Content-Length (or chunks), so
+the load generator leaves the cores to the server. Measured against a trivial asyncio server
+(8 connections, 3 s): 24,800 requests/s at 0.03 ms of client CPU each, where ``httpx.Client``
+in 8 threads managed 1,275/s at 0.85 ms each. Against a slow server each answer wakes the
+process on its own and a request costs ~0.3 ms (the table's ``client CPU ms/req`` column).
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ class Server:
     def __init__(self, tree: Tree, db_url: str, workers: int, tmp: Path, rate_limits: list[str],
                  extra_env: dict[str, str]) -> None:  # fmt: skip
         self.port = free_port()
-        self.queue_name = f"octavia-bench-{uuid.uuid4().hex[:8]}"
+        # Letters and digits only: Huey's Redis keys keep only those (huey.redis.<name>).
+        self.queue_name = f"octaviabench{uuid.uuid4().hex[:8]}"
         self.log_path = tmp / f"serve-{self.port}.log"
         env = {
             **os.environ, "PYTHONPATH": str(tree.path), "OCTAVIA_DATA_DIR": str(tmp / f"data-{self.port}"),
