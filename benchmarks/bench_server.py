@@ -38,6 +38,7 @@ import contextlib
 import json
 import math
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server_proc import ROOT, ClientProc, Server, Tree, database, ref_tree, seed
 from _stats import GET, LIST, POST, STREAMS, Row, comparison, goal_lines, make_row, table
 
+PHASES = ("post", "get", "list", "streams")
 JOB_BODY = {"kind": "subtitle", "upload_id": "UPLOAD_ID", "options": {"whisper_model": "tiny.en"}}
 
 
@@ -109,10 +111,14 @@ def bench_config(tree: Tree, db: str, workers: int, args: argparse.Namespace, tm
                       f"errors {row.error_count} CPU {row.server_ms:.2f} ms/req", file=sys.stderr)  # fmt: skip
                 return row
 
-            phase("post", POST)
-            phase("get", GET)
-            phase("list", LIST)
-            if args.streams:
+            if "post" in args.phases:
+                phase("post", POST)
+            if "get" in args.phases:
+                ensure_jobs(server, users, args, args.clients)
+                phase("get", GET)
+            if "list" in args.phases:
+                phase("list", LIST)
+            if "streams" in args.phases and args.streams:
                 streams_phases(server, users, args, phase)
             finished = True
         finally:
@@ -125,14 +131,18 @@ def bench_config(tree: Tree, db: str, workers: int, args: argparse.Namespace, tm
     return rows
 
 
+def ensure_jobs(server: Server, users: list[dict[str, Any]], args: argparse.Namespace, want: int) -> None:
+    """Create jobs (untimed, through the API) until there are ``want``, at least one per user."""
+    have = sum(len(u["ids"]) for u in users)
+    if have < want or not all(u["ids"] for u in users):
+        per_conn = max(1, math.ceil((want - have) / args.clients))
+        run_phase(server, users, "post", args, seconds=600, limit=per_conn)
+
+
 def streams_phases(server: Server, users: list[dict[str, Any]], args: argparse.Namespace,
                    phase: Any) -> None:  # fmt: skip
     """Hold ``args.streams`` SSE streams open (one per queued job) while GET and POST run."""
-    have = sum(len(u["ids"]) for u in users)
-    if have < args.streams:  # untimed: enough queued jobs to watch
-        run_phase(
-            server, users, "post", args, seconds=600, limit=math.ceil((args.streams - have) / args.clients)
-        )
+    ensure_jobs(server, users, args, args.streams)
     # Round robin over the users, so every user watches some of its jobs.
     most = max(len(u["ids"]) for u in users)
     pairs = [(u["token"], u["ids"][n]) for n in range(most) for u in users if n < len(u["ids"])]
@@ -174,6 +184,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="octavia serve --workers values")
     ap.add_argument("--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
     ap.add_argument("--streams", type=int, default=1000, help="SSE streams held open (0: skip that part)")
+    ap.add_argument("--phases", nargs="+", default=list(PHASES), choices=PHASES,
+                    help="which to run; get and streams create the jobs they need")  # fmt: skip
     ap.add_argument("--ref", action="append", default=[], help="also run a git worktree of this ref")
     ap.add_argument("--tree", action="append", default=[], help="also run the server from this checkout")
     ap.add_argument("--skip-current", action="store_true", help="do not run this checkout's server")
@@ -182,6 +194,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the rows here")
     ap.add_argument("--queue-jobs", type=int, default=0, help="queue-overhead jobs per backend (0: skip)")
     args = ap.parse_args()
+    # A plain SIGTERM would skip the clean-up below (servers, database, worktree): exit instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited: the server holds the streams
     rows: list[Row] = []
