@@ -1,7 +1,8 @@
 """Server throughput of a real ``octavia serve`` process, loaded by clients in other processes.
 
-    .venv/bin/python benchmarks/bench_server.py [--ref main] [--clients 16] [--seconds 5]
-        [--workers 1 2] [--db sqlite postgres] [--streams 1000] [--json out.json]
+    .venv/bin/python benchmarks/bench_server.py [--ref REF] [--tree PATH] [--clients 16]
+        [--seconds 3] [--workers 1 2] [--db sqlite postgres] [--streams 1000]
+        [--phases post get list streams] [--json out.json]
 
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres) and Redis at 127.0.0.1:6379, as the tests
 do. For each database × ``--workers`` × server tree it creates a fresh database (migrated by
@@ -29,6 +30,8 @@ Before/after in one run: ``--ref REF`` (a temporary git worktree of REF) and ``-
 (another checkout) add server trees; this checkout runs last (``--skip-current`` leaves it
 out). With two trees a comparison table with ratios follows. ``--queue-jobs N`` also measures
 the queue backends' own overhead (enqueue → a consumer runs a no-op); off by default.
+Servers and client processes run in their own process groups, killed at the end (SIGTERM to
+the benchmark included); temp dirs, the PostgreSQL database and the Redis keys are removed.
 """
 
 from __future__ import annotations
