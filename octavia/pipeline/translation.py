@@ -87,7 +87,7 @@ def _split_around_terms(text: str, terms: Sequence[str]) -> list[tuple[str, bool
 
 def translate_texts(
     texts: Sequence[str], translator: Translator, *, source: str, target: str,
-    keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
+    keep_terms: Sequence[str] = (), batch_size: int | None = None, progress: ProgressCallback | None = None,
     max_chars: Sequence[int | None] | None = None, glossary: Mapping[str, str] | None = None,
 ) -> list[str]:  # fmt: skip
     """Translate whole sentences in batches, keeping ``keep_terms`` untranslated and rendering
@@ -109,6 +109,9 @@ def translate_texts(
     else:
         protected = [protect(t, terms) if terms else (t, {}) for t in texts]
     aim = max_chars is not None and isinstance(translator, LengthAwareTranslator)
+    # Texts per call (and per progress step): what the translator asks for (Marian: a batch per
+    # parallel worker), else 16.
+    batch_size = batch_size or _texts_per_call(translator, source, target)
     out: list[str] = []
     for i in range(0, len(texts), batch_size):
         batch = [p for p, _ in protected[i : i + batch_size]]
@@ -140,10 +143,15 @@ def translate_texts(
     return out
 
 
+def _texts_per_call(translator: Translator, source: str, target: str) -> int:
+    engine = translator.engine_for(source, target) if isinstance(translator, AutoTranslator) else translator
+    return int(getattr(engine, "texts_per_call", 16))
+
+
 # -- segments and cues -------------------------------------------------------------------------
 def _translate_fragments(
     fragments: Sequence[Fragment], translator: Translator, *, source: str, target: str,
-    keep_terms: Sequence[str], batch_size: int, progress: ProgressCallback | None,
+    keep_terms: Sequence[str], batch_size: int | None, progress: ProgressCallback | None,
     budget: LengthBudget | None = None, media_end: float | None = None,
     glossary: Mapping[str, str] | None = None,
 ) -> list[tuple[Sentence, list[Any]]]:  # fmt: skip
@@ -160,7 +168,7 @@ def _translate_fragments(
 
 def translate_segments(
     segments: Sequence[Segment], translator: Translator, *, source: str, target: str,
-    keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
+    keep_terms: Sequence[str] = (), batch_size: int | None = None, progress: ProgressCallback | None = None,
     budget: LengthBudget | None = None, media_end: float | None = None,
     glossary: Mapping[str, str] | None = None,
 ) -> list[Segment]:  # fmt: skip
@@ -199,7 +207,7 @@ def _split_markup(text: str) -> tuple[str, str, str]:
 
 def translate_cues(
     cues: Sequence[Cue], translator: Translator, *, source: str, target: str,
-    keep_terms: Sequence[str] = (), batch_size: int = 16, progress: ProgressCallback | None = None,
+    keep_terms: Sequence[str] = (), batch_size: int | None = None, progress: ProgressCallback | None = None,
     layout: Any = None, glossary: Mapping[str, str] | None = None,
 ) -> list[Cue]:  # fmt: skip
     """Translated cues keeping timing, style and ``extra``.
@@ -279,6 +287,10 @@ class AutoTranslator:
             f"Run `octavia models pull marian {source}-{target}` on a connected machine, set a Hugging "
             "Face token (OCTAVIA_HF_TOKEN) for --translator hf, or install an Apertium pair.",
         )
+
+    def engine_for(self, source: str, target: str) -> Translator:
+        """The engine that translates this pair (chosen on first use)."""
+        return self._choose(source, target)
 
     def fallback_note(self, source: str, target: str) -> str | None:
         """Why a better translator for the pair was passed over, when fetching it failed."""
