@@ -17,10 +17,10 @@ notified job at once and otherwise only every ``safety_s``, in case a notificati
 While that connection is down the hub reads on the poll grid again, and after each
 (re)connection it reads every subscribed job once.
 
-The stream's end is decided here as the per-stream poll decided it: the statuses are read
-*before* the events, so a terminal status always comes with its terminal event (written in
-the same transaction) already visible; a job gone, finished or waiting in review with no new
-event for a stream ends that stream.
+The stream's end is decided here: the statuses are read *before* the events, so the events
+read include everything written up to that status (a terminal status comes with its terminal
+event, written in the same transaction); a job gone, finished or waiting in review ends its
+streams once they have been given those events.
 """
 
 from __future__ import annotations
@@ -265,12 +265,11 @@ class EventHub:
                 new = tuple(row for row in job_rows if row.id > sub.after)
                 if new:
                     sub.after = int(new[-1].id)
-                    if any(row.type in J.TERMINAL for row in new):
-                        self._finish(sub, Update(new))
-                    else:
-                        sub.queue.put_nowait(Update(new))
-                elif ending:
-                    self._finish(sub, Update(end=True))
+                if ending or any(row.type in J.TERMINAL for row in new):
+                    # Everything up to the status read is in ``new``: nothing more to send.
+                    self._finish(sub, Update(new, end=True))
+                elif new:
+                    sub.queue.put_nowait(Update(new))
         if cut:
             self._asap.update(positions)
 
