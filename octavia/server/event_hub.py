@@ -36,6 +36,7 @@ import anyio
 from sqlalchemy.exc import SQLAlchemyError
 
 from octavia.server import jobs as J
+from octavia.server.event_reads import events_for, job_statuses
 
 if TYPE_CHECKING:
     from octavia.server.db import Database
@@ -249,8 +250,8 @@ class EventHub:
 
     def _read(self, positions: dict[str, int]) -> tuple[dict[str, str], list[Any]]:
         with self.db.read() as conn:
-            statuses = J.job_statuses(conn, positions)  # first: see the module's docstring
-            return statuses, J.events_for(conn, positions, MAX_ROWS_PER_READ)
+            statuses = job_statuses(conn, positions)  # first: see the module's docstring
+            return statuses, events_for(conn, positions, MAX_ROWS_PER_READ)
 
     def _deliver(self, positions: dict[str, int], statuses: dict[str, str], rows: list[Any]) -> None:
         cut = len(rows) >= MAX_ROWS_PER_READ  # some jobs may have more: read them all again
