@@ -130,6 +130,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     from octavia.server import problems
     from octavia.server.db import Database, migrate
     from octavia.server.email import build_sender
+    from octavia.server.event_hub import EventHub
     from octavia.server.headers import install_docs
     from octavia.server.outbox import MailOutbox
     from octavia.server.ratelimit import (
@@ -149,6 +150,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         migrate(settings.db_url)
     db = Database(settings.db_url)
     mail_outbox = MailOutbox(db, build_sender(settings), settings)
+    event_hub = EventHub(db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -160,7 +162,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         # answers well inside Polar's delivery timeout; off the event loop, not awaited.
         warm = asyncio.get_running_loop().run_in_executor(None, polar.warm_up)
         mail_outbox.start()  # delivers mail queued by requests (and by earlier runs)
+        event_hub.start()  # reads job events for every open stream (idle without one)
         yield
+        await event_hub.stop()
         mail_outbox.stop()
         await warm
         db.dispose()
@@ -181,6 +185,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.storage = build_storage(settings)
     app.state.mail_outbox = mail_outbox
+    app.state.event_hub = event_hub
     app.state.rate_limiter = limiter
     throttle: AccountThrottle = (
         RedisAccountThrottle(settings.redis_url) if settings.redis_url else DbAccountThrottle(db)

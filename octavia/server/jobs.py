@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from octavia.server.settings import ServerSettings
 
 TERMINAL = frozenset({"done", "failed", "cancelled"})
+#: The PostgreSQL channel :func:`event` notifies with the job id (octavia/server/event_hub.py).
+EVENTS_CHANNEL = "octavia_job_events"
 
 
 class IdempotencyConflict(OctaviaError):
@@ -113,9 +115,19 @@ def check_kind(kind: str) -> None:
 
 
 def event(conn: Connection, job_id: str, type_: str, stage: str | None = None, **data: Any) -> None:
-    conn.execute(
-        sa.insert(t.job_events).values(job_id=job_id, at=utcnow(), type=type_, stage=stage, data=data)
-    )
+    """Append an event to the job's stream, in the caller's transaction.
+
+    On PostgreSQL the same statement sends ``pg_notify(EVENTS_CHANNEL, job_id)``: delivered on
+    commit, together with the row, it wakes the event hub of every server process at once (one
+    round trip: the INSERT runs in a CTE whose RETURNING feeds the notify).
+    """
+    e = t.job_events
+    insert = sa.insert(e).values(job_id=job_id, at=utcnow(), type=type_, stage=stage, data=data)
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert)
+        return
+    written = insert.returning(e.c.job_id).cte("written")
+    conn.execute(sa.select(sa.func.pg_notify(EVENTS_CHANNEL, written.c.job_id)).select_from(written))
 
 
 def _by_key(conn: Connection, user_id: str, key: str) -> Any:
@@ -255,6 +267,7 @@ def job_dict(row: Any) -> dict[str, Any]:
 
 
 __all__ = [
+    "EVENTS_CHANNEL",
     "TERMINAL",
     "IdempotencyConflict",
     "JobFinished",

@@ -1,27 +1,27 @@
 """Server-sent events for a job's progress, read from ``job_events``.
 
-The stream polls the database rather than listening to the worker: the worker may be another
-process or another machine, and the table is what they share. Each event's ``id:`` is the
+The stream reads the database rather than listening to the worker: the worker may be another
+process or another machine, and the table is what they share. It does not read it itself: it
+subscribes to the process's :class:`~octavia.server.event_hub.EventHub`, which reads for every
+open stream at once (and on PostgreSQL is woken by ``NOTIFY``). Each event's ``id:`` is the
 row id, so a client that reconnects with ``Last-Event-ID`` (browsers' EventSource do this
 themselves) gets exactly the events it missed. The stream ends after the job's terminal
-event (``done``, ``failed`` or ``cancelled``), or once the job waits in ``review`` with nothing
-more to send (its ``review`` event sent; a new stream after ``POST /resume`` carries on).
+event (``done``, ``failed`` or ``cancelled``), once the job waits in ``review`` with nothing
+more to send (its ``review`` event sent; a new stream after ``POST /resume`` carries on), or
+when the job is gone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import anyio
-import sqlalchemy as sa
-
-from octavia.server import tables as t
-from octavia.server.jobs import TERMINAL, events_after
+from octavia.server.jobs import TERMINAL
 
 if TYPE_CHECKING:
-    from octavia.server.db import Database
+    from octavia.server.event_hub import EventHub
 
 TERMINAL_EVENTS = TERMINAL  # the worker writes an event named like the final status
 
@@ -33,36 +33,29 @@ def format_event(row: Any) -> str:
     )
 
 
-def _poll(db: Database, job_id: str, after: int) -> tuple[list[Any], str | None]:
-    with db.read() as conn:
-        rows = events_after(conn, job_id, after)
-        status = conn.execute(sa.select(t.jobs.c.status).where(t.jobs.c.id == job_id)).scalar()
-    return rows, status
-
-
 async def job_events(
-    db: Database, job_id: str, *, after: int = 0, poll_s: float = 0.5, keepalive_s: float = 15.0
+    hub: EventHub, job_id: str, *, after: int = 0, poll_s: float = 0.5, keepalive_s: float = 15.0
 ) -> AsyncIterator[str]:
     # The retry hint tells EventSource how soon to reconnect after a dropped connection.
     yield "retry: 2000\n\n"
-    idle = 0.0
-    while True:
-        rows, status = await anyio.to_thread.run_sync(_poll, db, job_id, after)
-        for row in rows:
-            yield format_event(row)
-            after = int(row.id)
-            if row.type in TERMINAL_EVENTS:
-                return
-        if not rows:
-            if status is None or status in TERMINAL or status == "review":
-                # Finished (or deleted) before this stream began after its last event, or
-                # paused for review: a client reconnects after POST /resume.
-                return
-            idle += poll_s
-            if idle >= keepalive_s:  # a comment line keeps proxies from closing an idle stream
-                idle = 0.0
+    sub = hub.subscribe(job_id, after, poll_s)
+    try:
+        while True:
+            try:
+                update = await asyncio.wait_for(sub.queue.get(), keepalive_s)
+            except TimeoutError:  # a comment line keeps proxies from closing an idle stream
                 yield ": keepalive\n\n"
-        await anyio.sleep(poll_s)
+                continue
+            for row in update.rows:
+                yield format_event(row)
+                if row.type in TERMINAL_EVENTS:
+                    return
+            if update.end:
+                # Finished (or deleted) with nothing more to send, or paused for review: a
+                # client reconnects after POST /resume.
+                return
+    finally:
+        hub.unsubscribe(sub)  # also when the client went away (the response cancels us)
 
 
 __all__ = ["format_event", "job_events"]

@@ -135,10 +135,13 @@ def cancel_job(job_id: str, user: CurrentUser, db: DbDep) -> dict[str, Any]:
 @router.get("/{job_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}, **responses(404)})  # fmt: skip
 def job_events(
-    job_id: str, user: CurrentUser, db: DbDep,
+    request: Request, job_id: str, user: CurrentUser, db: DbDep,
     last_event_id: LastEventId = None,
     after: AfterEventId = None,
-    poll: Annotated[float, Query(ge=0.05, le=10)] = 0.5,
+    poll: Annotated[float, Query(ge=0.05, le=10, description=(
+        "Seconds between checks for new events when nothing wakes the stream sooner (rounded to "
+        "50 ms). On PostgreSQL a notification wakes it at once; it then checks every 5 s or so."
+    ))] = 0.5,
 ) -> StreamingResponse:  # fmt: skip
     from octavia.server.sse import job_events as stream
 
@@ -148,8 +151,9 @@ def job_events(
     # The later one wins: EventSource reconnects to the same URL (``?after=`` of the page that
     # opened it) with Last-Event-ID set to the last event it got, which must not be replayed.
     start = max(after or 0, last_event_id or 0)
+    hub = request.app.state.event_hub  # one reader for every stream of this process
     return StreamingResponse(
-        stream(db, job_id, after=start, poll_s=poll), media_type="text/event-stream",
+        stream(hub, job_id, after=start, poll_s=poll), media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )  # fmt: skip
 
