@@ -1,15 +1,15 @@
 """Database access: one :class:`Database` per process over SQLAlchemy Core, on SQLite or PostgreSQL.
 
-SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout, and
-``BEGIN IMMEDIATE`` for :meth:`Database.begin`: a deferred transaction that reads then writes
-can fail with "database is locked" without waiting, while IMMEDIATE takes the write lock up
-front and so honours busy_timeout. Read-only work goes through :meth:`Database.read`.
+SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout, a writer
+lock shared by the machine's processes (``sqlite_lock.py``) and ``BEGIN IMMEDIATE`` for
+:meth:`Database.begin`: a deferred transaction that reads then writes can fail with "database
+is locked" without waiting, while IMMEDIATE takes the write lock up front and so honours
+busy_timeout. Read-only work goes through :meth:`Database.read`.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+
+from octavia.server.sqlite_lock import WriterLock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -116,11 +118,12 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        # SQLite has one writer at a time. Writers of this process queue on a lock instead of
-        # in SQLite's busy handler, whose sleeps grow to 100 ms and made the p99 of job creation
-        # under 8 concurrent clients ~0.9 s (measured ~0.3 s with the lock). Other processes
-        # still wait through busy_timeout. Reentrant, so nesting behaves as it did without it.
-        self._write_lock: threading.RLock | None = threading.RLock() if is_sqlite(url) else None
+        # SQLite has one writer at a time: writers of this machine queue on a lock (threads,
+        # then processes through flock) instead of in SQLite's busy handler (sqlite_lock.py).
+        self._write_lock: WriterLock | None = None
+        if is_sqlite(url):
+            path = sa.engine.make_url(url).database
+            self._write_lock = WriterLock(Path(path) if path and path != ":memory:" else None)
         # PostgreSQL reads run in autocommit: under READ COMMITTED every statement sees its own
         # snapshot anyway, so a BEGIN … COMMIT around them bought nothing but two round trips.
         self._read_engine: Engine = (
@@ -138,7 +141,7 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.engine.begin() as conn:
+        with self._write_lock.hold(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -152,6 +155,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
 
 
 def alembic_config(url: str) -> Any:
