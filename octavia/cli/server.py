@@ -32,7 +32,9 @@ def _common(log_level: str, json_logs: bool, queue_name: str | None) -> ServerSe
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
     port: int = typer.Option(8000, help="TCP port."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="uvicorn worker processes."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", min=1, help="API processes (see README: Running several server processes)."
+    ),
     queue_name: str = typer.Option(
         None, envvar="OCTAVIA_QUEUE_NAME", help="Huey queue name (default octavia)."
     ),
@@ -51,7 +53,18 @@ def serve(
     uvicorn.run(
         "octavia.server.app:create_app", factory=True, host=host, port=port, workers=workers,
         log_config=None, proxy_headers=proxy_headers, access_log=False,
+        http=_fast("httptools"), loop=_fast("uvloop"),
     )  # fmt: skip
+
+
+def _fast(module: str) -> Any:
+    """httptools / uvloop (the server extra installs both) when present, else uvicorn's default.
+
+    uvicorn's pure-Python h11 parser and asyncio's own loop were a large share of each
+    request's CPU; a partial install without them still serves."""
+    from importlib.util import find_spec
+
+    return module if find_spec(module) is not None else "auto"
 
 
 def worker(

@@ -149,6 +149,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     if settings.should_migrate():
         migrate(settings.db_url)
     db = Database(settings.db_url)
+    from octavia.server.authcache import AuthCache
+
+    auth_cache = AuthCache()
+    auth_cache.watch(db.engine)  # revocations through this app's engine invalidate it at once
     mail_outbox = MailOutbox(db, build_sender(settings), settings)
     event_hub = EventHub(db)
 
@@ -183,6 +187,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
     app.state.settings = settings
     app.state.db = db
+    app.state.auth_cache = auth_cache
     app.state.storage = build_storage(settings)
     app.state.mail_outbox = mail_outbox
     app.state.event_hub = event_hub

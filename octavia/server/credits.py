@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from octavia.errors import InputError, InsufficientCredits
+from octavia.server.authcache import NEUTRAL
 from octavia.server.db import utcnow
 from octavia.server.pricing import estimate_cost
 from octavia.server.tables import credit_ledger, users
@@ -114,20 +115,24 @@ def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any], key
     return conn.execute(stmt.returning(*table.primary_key.columns)).first() is not None
 
 
+# FOR NO KEY UPDATE, not FOR UPDATE: it still excludes other lockers, but not the KEY SHARE
+# locks that inserting a row with a foreign key to users takes. With FOR UPDATE, two job
+# creations that each insert their job row and then reserve deadlock on each other.
+_PG_LOCK = sa.select(users.c.id).where(users.c.id == sa.bindparam("uid")).with_for_update(key_share=True)
+# A write, so SQLite takes its (database-wide) write lock now, before the balance is read.
+_SQLITE_LOCK = sa.update(users).where(users.c.id == sa.bindparam("uid")).values(is_admin=users.c.is_admin)
+_FUNDS = sa.select(
+    sa.func.coalesce(sa.func.sum(credit_ledger.c.amount), 0),
+    sa.func.coalesce(sa.func.sum(credit_ledger.c.debt), 0),
+).where(credit_ledger.c.user_id == sa.bindparam("uid"))
+
+
 def lock_user(conn: Connection, user_id: str) -> None:
     """Serialise balance-changing transactions of one user until ``conn``'s transaction ends."""
     if conn.dialect.name == "postgresql":
-        # FOR NO KEY UPDATE, not FOR UPDATE: it still excludes other lockers, but not the KEY SHARE
-        # locks that inserting a row with a foreign key to users takes. With FOR UPDATE, two job
-        # creations that each insert their job row and then reserve deadlock on each other.
-        found = conn.execute(
-            sa.select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True)
-        ).first()
-        exists = found is not None
-    else:
-        # A write, so SQLite takes its (database-wide) write lock now, before the balance is read.
-        result = conn.execute(sa.update(users).where(users.c.id == user_id).values(is_admin=users.c.is_admin))
-        exists = result.rowcount == 1
+        exists = conn.execute(_PG_LOCK, {"uid": user_id}).first() is not None
+    else:  # NEUTRAL: a no-op write, so the auth cache need not forget every user
+        exists = conn.execute(_SQLITE_LOCK, {"uid": user_id}, execution_options=NEUTRAL).rowcount == 1
     if not exists:
         raise InputError(f"No user with id {user_id!r}.")
 
@@ -249,28 +254,44 @@ def grant(
     return inserted
 
 
-def reserve_for_job(conn: Connection, *, user_id: str, job_id: str, amount: int) -> None:
+def funds(conn: Connection, user_id: str) -> tuple[int, int]:
+    """(balance, debt) in one query."""
+    have, owed = conn.execute(_FUNDS, {"uid": user_id}).one()
+    return int(have), int(owed)
+
+
+def reserve_for_job(
+    conn: Connection, *, user_id: str, job_id: str, amount: int, new_job: bool = False
+) -> None:
     """Take ``amount`` credits for ``job_id``; call inside the transaction that inserts the job.
 
     Raises InDebt when the user owes credits, InsufficientCredits (with ``shortfall``) when the
-    balance does not cover it. A second reservation for the same job is a no-op.
+    balance does not cover it. A second reservation for the same job is a no-op; ``new_job``
+    (the job row was inserted by this transaction, so it has none yet) skips looking for one.
     """
     if amount < 0:
         raise InputError(f"A reservation cannot be negative ({amount}).")
     lock_user(conn, user_id)
-    if _exists(conn, "reserve", job_id):
+    if not new_job and _exists(conn, "reserve", job_id):
         return
-    owed = debt(conn, user_id)
+    have, owed = funds(conn, user_id)
     if owed > 0:
         raise InDebt(owed, amount)
-    have = balance(conn, user_id)
     if have < amount:
         raise InsufficientCredits(
             f"This job costs {amount} credits but the balance is {have}.",
             hint="Buy credits (POST /v1/billing/checkout) or use a shorter file.",
             shortfall=amount - have,
         )
-    _insert(conn, user_id=user_id, kind="reserve", amount=-amount, reference=job_id, job_id=job_id)
+    values = {"user_id": user_id, "kind": "reserve", "amount": -amount, "debt": 0, "job_id": job_id,
+              "reference": job_id, "note": None, "created_at": utcnow()}  # fmt: skip
+    if new_job:  # no reservation can exist for a job created in this transaction: a plain INSERT
+        conn.execute(_INSERT_ENTRY, values)
+    else:
+        insert_ignore(conn, credit_ledger, values, ("kind", "reference"))
+
+
+_INSERT_ENTRY = credit_ledger.insert()
 
 
 def reserve_more(conn: Connection, *, job_id: str, amount: int, note: str) -> bool:
@@ -388,6 +409,7 @@ __all__ = [
     "balance",
     "debt",
     "estimate_cost",
+    "funds",
     "grant",
     "history",
     "insert_ignore",

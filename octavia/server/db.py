@@ -1,15 +1,16 @@
 """Database access: one :class:`Database` per process over SQLAlchemy Core, on SQLite or PostgreSQL.
 
-SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout, and
-``BEGIN IMMEDIATE`` for :meth:`Database.begin`: a deferred transaction that reads then writes
-can fail with "database is locked" without waiting, while IMMEDIATE takes the write lock up
-front and so honours busy_timeout. Read-only work goes through :meth:`Database.read`.
+SQLite gets WAL (readers never block the writer), foreign keys, a busy timeout, a writer
+lock shared by the machine's processes (``sqlite_lock.py``) and ``BEGIN IMMEDIATE`` for
+:meth:`Database.begin`: a deferred transaction that reads then writes can fail with "database
+is locked" without waiting, while IMMEDIATE takes the write lock up front and so honours
+busy_timeout. Read-only work goes through :meth:`Database.read`.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+
+from octavia.server.sqlite_lock import WriterLock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -54,7 +57,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection idle longer than this is tested before use (see _ping_when_idle).
+IDLE_PING_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for connections that sat idle in the pool for a while.
+
+    A ping on every checkout was one more round trip per request (as many as the query
+    itself). Connections die while idle (a server restart, an idle timeout, a failover), so
+    one checked in moments ago needs none; a dead busy one is caught by SQLAlchemy's own
+    disconnect handling, which invalidates the pool on the error.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["octavia_checkin"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("octavia_checkin")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_S:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+            dbapi_conn.rollback()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa.exc.DisconnectionError() from exc
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -81,11 +118,17 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        # SQLite has one writer at a time. Writers of this process queue on a lock instead of
-        # in SQLite's busy handler, whose sleeps grow to 100 ms and made the p99 of job creation
-        # under 8 concurrent clients ~0.9 s (measured ~0.3 s with the lock). Other processes
-        # still wait through busy_timeout. Reentrant, so nesting behaves as it did without it.
-        self._write_lock: threading.RLock | None = threading.RLock() if is_sqlite(url) else None
+        # SQLite has one writer at a time: writers of this machine queue on a lock (threads,
+        # then processes through flock) instead of in SQLite's busy handler (sqlite_lock.py).
+        self._write_lock: WriterLock | None = None
+        if is_sqlite(url):
+            path = sa.engine.make_url(url).database
+            self._write_lock = WriterLock(Path(path) if path and path != ":memory:" else None)
+        # PostgreSQL reads run in autocommit: under READ COMMITTED every statement sees its own
+        # snapshot anyway, so a BEGIN … COMMIT around them bought nothing but two round trips.
+        self._read_engine: Engine = (
+            self.engine if is_sqlite(url) else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @property
     def dialect(self) -> str:
@@ -98,19 +141,22 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock, self.engine.begin() as conn:
+        with self._write_lock.hold(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction (on SQLite it does not take the write lock)."""
-        with self.engine.connect() as conn:
+        """A read-only transaction (on SQLite it does not take the write lock; on PostgreSQL
+        each statement runs on its own, as READ COMMITTED would have it anyway)."""
+        with self._read_engine.connect() as conn:
             conn = conn.execution_options(octavia_readonly=True)
             with conn.begin():
                 yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
 
 
 def alembic_config(url: str) -> Any:

@@ -9,19 +9,24 @@ a state-changing request only with the page's ``X-CSRF-Token`` header and a same
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from octavia.server import tables as t
+from octavia.server.authcache import NEUTRAL
 from octavia.server.db import Database, utcnow
 from octavia.server.problems import ApiError, raises
 from octavia.server.security import API_KEY_PREFIX, SESSION_PREFIX, PasswordHasher, sha256_hex
 from octavia.server.settings import ServerSettings
 from octavia.server.storage import Storage
+
+if TYPE_CHECKING:
+    from octavia.server.authcache import AuthCache
 
 _bearer = HTTPBearer(auto_error=False, description="A session token (ses_…) or an API key (oak_…).")
 # last_used_at is informative; writing it on every request would turn reads into writes.
@@ -58,10 +63,28 @@ def get_hasher(request: Request) -> PasswordHasher:
     return hasher
 
 
-SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
-DbDep = Annotated[Database, Depends(get_db)]
-StorageDep = Annotated[Storage, Depends(get_storage)]
-HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
+# The dependencies are async wrappers of the functions above: FastAPI runs a sync dependency
+# in its thread pool, a hop per dependency per request, only to read an attribute.
+async def _settings_dep(request: Request) -> ServerSettings:
+    return get_settings(request)
+
+
+async def _db_dep(request: Request) -> Database:
+    return get_db(request)
+
+
+async def _storage_dep(request: Request) -> Storage:
+    return get_storage(request)
+
+
+async def _hasher_dep(request: Request) -> PasswordHasher:
+    return get_hasher(request)
+
+
+SettingsDep = Annotated[ServerSettings, Depends(_settings_dep)]
+DbDep = Annotated[Database, Depends(_db_dep)]
+StorageDep = Annotated[Storage, Depends(_storage_dep)]
+HasherDep = Annotated[PasswordHasher, Depends(_hasher_dep)]
 
 
 def _unauthorized(message: str = "Missing or invalid credentials.") -> ApiError:
@@ -74,65 +97,86 @@ def _unauthorized(message: str = "Missing or invalid credentials.") -> ApiError:
     )
 
 
-def authenticate(db: Database, token: str) -> AuthUser:
-    """Resolve a bearer token to its user, or raise 401. Sync: FastAPI runs it in a thread."""
-    now = utcnow()
+_SESSION_QUERY = (
+    sa.select(t.users.c.id, t.users.c.email, t.users.c.is_admin, t.users.c.email_verified_at,
+              t.sessions.c.id.label("cid"), t.sessions.c.expires_at)
+    .join(t.sessions, t.sessions.c.user_id == t.users.c.id)
+    .where(t.sessions.c.token_hash == sa.bindparam("digest"), t.sessions.c.revoked_at.is_(None),
+           t.sessions.c.expires_at > sa.bindparam("now", type_=t.UTCDateTime()))
+)  # fmt: skip
+_KEY_QUERY = (
+    sa.select(t.users.c.id, t.users.c.email, t.users.c.is_admin, t.users.c.email_verified_at,
+              t.api_keys.c.id.label("cid"), t.api_keys.c.last_used_at)
+    .join(t.api_keys, t.api_keys.c.user_id == t.users.c.id)
+    .where(t.api_keys.c.key_hash == sa.bindparam("digest"), t.api_keys.c.revoked_at.is_(None))
+)  # fmt: skip
+_TOUCH_KEY = (
+    sa.update(t.api_keys)
+    .where(t.api_keys.c.id == sa.bindparam("cid"))
+    .values(last_used_at=sa.bindparam("now", type_=t.UTCDateTime()))
+)
+
+
+def authenticate(db: Database, token: str, cache: AuthCache | None = None) -> AuthUser:
+    """Resolve a bearer token to its user, or raise 401. Blocking: call it off the event loop.
+
+    With ``cache``, a hit answers without a query, and a successful lookup is stored in it
+    (see :mod:`octavia.server.authcache` for what that means for revocation)."""
     digest = sha256_hex(token)
-    u = t.users
-    row: Any
+    if cache is not None and (hit := cache.get(digest)) is not None:
+        return hit
+    generation = cache.generation if cache is not None else 0
+    now = utcnow()
+    row: Any = None
+    expires_at: datetime | None = None
+    via: Literal["session", "api_key"] = "session"
+    # Statements built once at import (bind parameters only): SQLAlchemy then reuses their
+    # compiled form and cache key, where building them per request cost more than the query.
     with db.read() as conn:
         if token.startswith(SESSION_PREFIX):
-            s = t.sessions
-            row = conn.execute(
-                sa.select(u.c.id, u.c.email, u.c.is_admin, u.c.email_verified_at, s.c.id.label("cid"))
-                .join(s, s.c.user_id == u.c.id)
-                .where(s.c.token_hash == digest, s.c.revoked_at.is_(None), s.c.expires_at > now)
-            ).first()
-            via: Literal["session", "api_key"] = "session"
-            last_used = None
+            row = conn.execute(_SESSION_QUERY, {"digest": digest, "now": now}).first()
+            expires_at = row.expires_at if row is not None else None
         elif token.startswith(API_KEY_PREFIX):
-            k = t.api_keys
-            row = conn.execute(
-                sa.select(
-                    u.c.id,
-                    u.c.email,
-                    u.c.is_admin,
-                    u.c.email_verified_at,
-                    k.c.id.label("cid"),
-                    k.c.last_used_at,
-                )
-                .join(k, k.c.user_id == u.c.id)
-                .where(k.c.key_hash == digest, k.c.revoked_at.is_(None))
-            ).first()
+            row = conn.execute(_KEY_QUERY, {"digest": digest}).first()
             via = "api_key"
-            last_used = row.last_used_at if row is not None else None
-        else:
-            row = None
     if row is None:
         raise _unauthorized()
-    if via == "api_key" and (last_used is None or now - last_used > _LAST_USED_RESOLUTION):
+    if via == "api_key" and (row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION):
         with db.begin() as conn:
-            conn.execute(sa.update(t.api_keys).where(t.api_keys.c.id == row.cid).values(last_used_at=now))
-    return AuthUser(row.id, row.email, bool(row.is_admin), row.email_verified_at is not None, via, row.cid)
+            conn.execute(_TOUCH_KEY, {"cid": row.cid, "now": now}, execution_options=NEUTRAL)
+    user = AuthUser(row.id, row.email, bool(row.is_admin), row.email_verified_at is not None, via, row.cid)
+    if cache is not None:
+        valid_for = None if expires_at is None else (expires_at - now).total_seconds()
+        cache.put(digest, user, generation, valid_for)
+    return user
+
+
+def _cookie_or_401(request: Request, db: Database) -> AuthUser:
+    # The web app's scripts: the browser's session cookie, with its CSRF header on writes.
+    from octavia.server.web.api_cookie import cookie_user
+
+    user = cookie_user(request, db)
+    if user is None:
+        raise _unauthorized()
+    return user
 
 
 @raises(401)
-def current_user(
+async def current_user(
     request: Request, db: DbDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> AuthUser:
+    """Async so a cached credential costs no thread hop; a lookup runs in the thread pool."""
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-        # The web app's scripts: the browser's session cookie, with its CSRF header on writes.
-        from octavia.server.web.api_cookie import cookie_user
-
-        user = cookie_user(request, db)
-        if user is None:
-            raise _unauthorized()
-        return user
-    return authenticate(db, creds.credentials)
+        return await run_in_threadpool(_cookie_or_401, request, db)
+    token = creds.credentials
+    cache: AuthCache | None = getattr(request.app.state, "auth_cache", None)
+    if cache is not None and (hit := cache.get(sha256_hex(token))) is not None:
+        return hit
+    return await run_in_threadpool(authenticate, db, token, cache)
 
 
 @raises(403)
-def admin_user(user: Annotated[AuthUser, Depends(current_user)]) -> AuthUser:
+async def admin_user(user: Annotated[AuthUser, Depends(current_user)]) -> AuthUser:
     if not user.is_admin:
         raise ApiError(403, "forbidden", "This needs an administrator account.")
     return user

@@ -130,9 +130,36 @@ def event(conn: Connection, job_id: str, type_: str, stage: str | None = None, *
     conn.execute(sa.select(sa.func.pg_notify(EVENTS_CHANNEL, written.c.job_id)).select_from(written))
 
 
+_BY_KEY = sa.select(t.jobs).where(
+    t.jobs.c.user_id == sa.bindparam("user_id"), t.jobs.c.idempotency_key == sa.bindparam("key")
+)
+_UPLOAD = sa.select(t.uploads.c.id, t.uploads.c.status, t.uploads.c.duration, t.uploads.c.project_id).where(
+    t.uploads.c.id == sa.bindparam("id"), t.uploads.c.user_id == sa.bindparam("user_id")
+)
+_PROJECT = sa.select(t.projects.c.id).where(
+    t.projects.c.id == sa.bindparam("id"), t.projects.c.user_id == sa.bindparam("user_id")
+)
+
+
+def _insert_job(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING the row: one statement
+    that creates the job or, for a key already used, returns nothing (then: replay)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(t.jobs)
+        .on_conflict_do_nothing(index_elements=["user_id", "idempotency_key"])
+        .returning(*t.jobs.c)
+    )
+
+
+# Built once per dialect: SQLAlchemy then reuses the compiled statement and its cache key.
+_INSERT_JOB = {"postgresql": _insert_job("postgresql"), "sqlite": _insert_job("sqlite")}
+
+
 def _by_key(conn: Connection, user_id: str, key: str) -> Any:
-    j = t.jobs
-    return conn.execute(sa.select(j).where(j.c.user_id == user_id, j.c.idempotency_key == key)).first()
+    return conn.execute(_BY_KEY, {"user_id": user_id, "key": key}).first()
 
 
 def _replay(row: Any, digest: str) -> Any:
@@ -144,10 +171,30 @@ def _replay(row: Any, digest: str) -> Any:
     return row
 
 
+class _Replay(Exception):
+    """Control flow inside create_job (roll back, then answer this earlier job); never escapes."""
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+
+def _replay_or(conn: Connection, user_id: str, key: str | None, error: Exception) -> Exception:
+    """A request whose key was used before gets that job back even if its upload or project is
+    gone by now (as when the key was looked up first); else ``error``."""
+    if key is not None and (found := _by_key(conn, user_id, key)) is not None:
+        return _Replay(found)
+    return error
+
+
 def create_job(
     db: Database, settings: ServerSettings, *, user_id: str, req: JobRequest, idempotency_key: str | None
 ) -> tuple[Any, bool]:
-    """Insert the job and reserve its credits; returns (row, created). Enqueue after this."""
+    """Insert the job and reserve its credits; returns (row, created). Enqueue after this.
+
+    The common case is five statements in one transaction: the upload, the job INSERT (its
+    idempotency check and its re-read folded in: ON CONFLICT DO NOTHING RETURNING), the user
+    lock, the balance, the reservation; plus the ``queued`` event.
+    """
     from octavia.server.pricing import billable_seconds, estimate_cost
 
     check_kind(req.kind)
@@ -157,34 +204,39 @@ def create_job(
     job_id = new_id("job")
     try:
         with db.begin() as conn:
-            if idempotency_key is not None and (found := _by_key(conn, user_id, idempotency_key)) is not None:
-                return _replay(found, digest), False
-            up = owned_row(conn, t.uploads, user_id, req.upload_id)
+            up = conn.execute(_UPLOAD, {"id": req.upload_id, "user_id": user_id}).first()
             if up is None:
-                raise NotFound("Upload not found.")
+                raise _replay_or(conn, user_id, idempotency_key, NotFound("Upload not found."))
             if up.status != "ready" or up.duration is None:
-                raise InputError(
+                raise _replay_or(conn, user_id, idempotency_key, InputError(
                     f"Upload {up.id} is {up.status}, not ready.",
                     "Send the bytes, then POST /v1/uploads/{id}/complete; rejected uploads cannot be used.",
-                )
-            if req.project_id is not None and owned_row(conn, t.projects, user_id, req.project_id) is None:
-                raise NotFound("Project not found.")
+                ))  # fmt: skip
+            if req.project_id is not None and (
+                conn.execute(_PROJECT, {"id": req.project_id, "user_id": user_id}).first() is None
+            ):
+                raise _replay_or(conn, user_id, idempotency_key, NotFound("Project not found."))
             cost = estimate_cost(settings, req.kind, billable_seconds(float(up.duration)), len(req.languages))
             now = utcnow()
-            conn.execute(
-                sa.insert(t.jobs).values(
-                    id=job_id, user_id=user_id, project_id=req.project_id or up.project_id,
-                    upload_id=up.id, kind=req.kind, status="queued", source_language=req.source_language,
-                    languages=list(req.languages), options={**options, "formats": list(req.formats)},
-                    idempotency_key=idempotency_key, request_hash=digest, attempts=0,
-                    max_attempts=settings.job_max_attempts, cancel_requested=False, progress={},
-                    cost_estimate=cost, created_at=now, enqueued_at=now,
-                )
-            )  # fmt: skip
-            credits.reserve_for_job(conn, user_id=user_id, job_id=job_id, amount=cost)
+            row = conn.execute(_INSERT_JOB[conn.dialect.name], {
+                "id": job_id, "user_id": user_id, "project_id": req.project_id or up.project_id,
+                "upload_id": up.id, "kind": req.kind, "status": "queued", "source_language": req.source_language,
+                "languages": list(req.languages), "options": {**options, "formats": list(req.formats)},
+                "idempotency_key": idempotency_key, "request_hash": digest, "attempts": 0,
+                "max_attempts": settings.job_max_attempts, "cancel_requested": False, "progress": {},
+                "cost_estimate": cost, "created_at": now, "enqueued_at": now,
+            }).first()  # fmt: skip
+            if row is None:  # the key was used before (only a non-NULL key can conflict)
+                assert idempotency_key is not None
+                found = _by_key(conn, user_id, idempotency_key)
+                if found is None:  # pragma: no cover - the conflicting row is committed and visible
+                    raise IntegrityError("INSERT jobs", None, RuntimeError("idempotency conflict"))
+                raise _Replay(found)
+            credits.reserve_for_job(conn, user_id=user_id, job_id=job_id, amount=cost, new_job=True)
             event(conn, job_id, "queued", cost_estimate=cost)
-            row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).one()
         return row, True
+    except _Replay as replay:
+        return _replay(replay.row, digest), False
     except IntegrityError:
         # Two requests with one key raced; the other one's insert won. Replay it.
         if idempotency_key is None:

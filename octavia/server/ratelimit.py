@@ -22,12 +22,14 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Protocol
+from functools import cache
+from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from octavia.errors import InputError
 from octavia.server import tables as t
@@ -38,6 +40,7 @@ _UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)?\s*(second|minute|hour|day)s?\s*$")
 
 
+@cache  # pure, and read on every rate-limited request
 def parse_rate(rate: str) -> tuple[int, float]:
     """``"10/minute"`` → (10, 60.0); ``"100/5 minutes"`` → (100, 300.0)."""
     m = _RATE.match(rate)
@@ -47,12 +50,20 @@ def parse_rate(rate: str) -> tuple[int, float]:
 
 
 class Limiter(Protocol):
+    #: True when :meth:`hit` does I/O (so the dependency calls it off the event loop).
+    blocking: ClassVar[bool]
+
     def hit(self, key: str, limit: int, window_s: float) -> float:
         """Record a hit; return 0 if allowed, else the seconds until one would be."""
         ...
 
 
 class MemoryLimiter:
+    """This process's own windows: with ``serve --workers N`` each process counts apart, so a
+    client gets up to N times the limit. Set ``redis_url`` to share them."""
+
+    blocking: ClassVar[bool] = False
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
@@ -72,21 +83,32 @@ class MemoryLimiter:
             return 0.0
 
 
-# KEYS[1]=zset; ARGV: now_ms, window_ms, limit, member. Returns 0 (allowed) or ms to wait.
-_LUA = """
-local now = tonumber(ARGV[1]); local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3])
+# The script reads Redis's own clock (TIME), so several API machines with skewed clocks agree,
+# in the same round trip as the update. Redis ≥ 5 replicates a script's effects rather than the
+# script, which is what makes the non-deterministic TIME before a write allowed.
+_NOW_MS = (
+    "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+)
+# KEYS[1]=zset; ARGV: window_ms, limit, member. Returns 0 (allowed) or ms to wait.
+_LUA = (
+    _NOW_MS
+    + """
+local window = tonumber(ARGV[1]); local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) >= limit then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return math.max(1, tonumber(oldest[2]) + window - now)
 end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window)
 return 0
 """
+)
 
 
 class RedisLimiter:
+    blocking: ClassVar[bool] = True
+
     def __init__(self, url: str, prefix: str = "octavia:rl:") -> None:
         import redis
 
@@ -95,12 +117,7 @@ class RedisLimiter:
         self.prefix = prefix
 
     def hit(self, key: str, limit: int, window_s: float) -> float:
-        # Redis server time, so several API machines with skewed clocks agree.
-        sec, usec = self._redis.time()
-        now_ms = int(sec) * 1000 + int(usec) // 1000
-        wait_ms = self._script(
-            keys=[self.prefix + key], args=[now_ms, int(window_s * 1000), limit, uuid.uuid4().hex]
-        )
+        wait_ms = self._script(keys=[self.prefix + key], args=[int(window_s * 1000), limit, uuid.uuid4().hex])
         return int(wait_ms) / 1000.0
 
 
@@ -109,15 +126,22 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def rate_limit(name: str, setting: str) -> Callable[[Request], None]:
-    """A dependency enforcing ``settings.<setting>`` per client IP for the bucket ``name``."""
+def rate_limit(name: str, setting: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency enforcing ``settings.<setting>`` per client IP for the bucket ``name``.
+
+    Async: the in-memory limiter answers on the event loop (no thread hop per request); a
+    blocking one (Redis) is called in the thread pool."""
 
     @raises(429)
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         rate = getattr(request.app.state.settings, setting)
         limit, window = parse_rate(rate)
         limiter: Limiter = request.app.state.rate_limiter
-        wait = limiter.hit(f"{name}:{client_ip(request)}", limit, window)
+        key = f"{name}:{client_ip(request)}"
+        if limiter.blocking:
+            wait = await run_in_threadpool(limiter.hit, key, limit, window)
+        else:
+            wait = limiter.hit(key, limit, window)
         if wait > 0:
             raise too_many(f"Too many requests: at most {rate}.", wait)
 
@@ -141,18 +165,21 @@ class AccountThrottle(Protocol):
 
 # Like _LUA, but the attempt is added first and taken back when over the limit, and its member
 # is kept so a successful login can remove it. Returns 0 (allowed) or ms to wait.
-_ATTEMPT_LUA = """
-local now = tonumber(ARGV[1]); local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3])
+_ATTEMPT_LUA = (
+    _NOW_MS
+    + """
+local window = tonumber(ARGV[1]); local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('ZADD', KEYS[1], now, ARGV[3])
 if redis.call('ZCARD', KEYS[1]) > limit then
-  redis.call('ZREM', KEYS[1], ARGV[4])
+  redis.call('ZREM', KEYS[1], ARGV[3])
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return math.max(1, tonumber(oldest[2]) + window - now)
 end
 redis.call('PEXPIRE', KEYS[1], window)
 return 0
 """
+)
 
 
 class RedisAccountThrottle:
@@ -164,12 +191,8 @@ class RedisAccountThrottle:
         self.prefix = prefix
 
     def attempt(self, key: str, limit: int, window_s: float) -> tuple[float, str]:
-        sec, usec = self._redis.time()
-        now_ms = int(sec) * 1000 + int(usec) // 1000
         member = uuid.uuid4().hex
-        wait_ms = int(
-            self._script(keys=[self.prefix + key], args=[now_ms, int(window_s * 1000), limit, member])
-        )
+        wait_ms = int(self._script(keys=[self.prefix + key], args=[int(window_s * 1000), limit, member]))
         return (wait_ms / 1000.0, "") if wait_ms else (0.0, member)
 
     def forget(self, key: str, attempt_id: str) -> None:

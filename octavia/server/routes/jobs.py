@@ -78,53 +78,66 @@ def get_metrics(request: Request) -> Any:
     return found
 
 
-QueueDep = Annotated[Any, Depends(get_queue)]
+async def _queue_dep(request: Request) -> Any:
+    # Async: a sync dependency costs a thread-pool hop per request (building it is once).
+    return get_queue(request)
+
+
+QueueDep = Annotated[Any, Depends(_queue_dep)]
 
 
 def _out(row: Any) -> dict[str, Any]:
     return J.job_dict(row)
 
 
+def _json(data: Any, status_code: int = 200) -> JSONResponse:
+    # job_dict is JSON-ready already: answering it directly skips FastAPI's validation and
+    # jsonable_encoder walk of the declared dict[str, Any] (the same bytes, a fraction of the CPU).
+    return JSONResponse(data, status_code=status_code)
+
+
 @router.post(
     "", status_code=201, dependencies=[Depends(rate_limit("jobs:create", "rate_limit_jobs"))],
+    response_model=dict[str, Any],
     responses={200: {"description": "The job an earlier request with this Idempotency-Key created."},
                **responses(402, 404)},
 )  # fmt: skip
 def create_job(
-    body: JobCreate, response: Response, user: CurrentUser, db: DbDep, settings: SettingsDep, queue: QueueDep,
+    body: JobCreate, user: CurrentUser, db: DbDep, settings: SettingsDep, queue: QueueDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> Response:  # fmt: skip
     req = J.JobRequest(
         kind=body.kind, upload_id=body.upload_id, languages=tuple(body.languages), formats=tuple(body.formats),
         source_language=body.source_language, options=body.options, project_id=body.project_id,
     )  # fmt: skip
     row, created = J.create_job(db, settings, user_id=user.id, req=req, idempotency_key=idempotency_key)
     if not created:
-        response.status_code = 200
-        return _out(row)
+        return _json(_out(row))
     try:
         queue.enqueue(row.id)
     except Exception:
         log.exception("enqueue of job %s failed; the reaper will retry it", row.id)
-    with db.read() as conn:  # immediate mode has run it already
-        return _out(J.owned_job(conn, user.id, row.id))
+    if queue.immediate:  # the job has run already: answer its state now
+        with db.read() as conn:
+            row = J.owned_job(conn, user.id, row.id)
+    return _json(_out(row), 201)
 
 
-@router.get("")
+@router.get("", response_model=list[dict[str, Any]])
 def list_jobs(
     user: CurrentUser, db: DbDep, status: JobStatus | None = None, kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Offset = 0,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> Response:  # fmt: skip
     with db.read() as conn:
-        return [
-            _out(r) for r in J.list_jobs(conn, user.id, status=status, kind=kind, limit=limit, offset=offset)
-        ]
+        rows = J.list_jobs(conn, user.id, status=status, kind=kind, limit=limit, offset=offset)
+    return _json([_out(r) for r in rows])
 
 
-@router.get("/{job_id}", responses=responses(404))
-def get_job(job_id: str, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+@router.get("/{job_id}", response_model=dict[str, Any], responses=responses(404))
+def get_job(job_id: str, user: CurrentUser, db: DbDep) -> Response:
     with db.read() as conn:
-        return _out(J.owned_job(conn, user.id, job_id))
+        row = J.owned_job(conn, user.id, job_id)
+    return _json(_out(row))
 
 
 @router.post("/{job_id}/cancel", responses=responses(404, 409))
