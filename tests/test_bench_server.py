@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,10 @@ def _parse(raw: bytes) -> tuple[int, bytes, bool]:
         reader.feed_eof()
         return await read_response(reader)
 
-    return asyncio.run(go())
+    # In a thread of its own: Playwright's sync API (tests/web) leaves an event loop running in
+    # the main thread when the browser tests ran first in this process.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 def test_client_reads_sized_chunked_and_closing_responses() -> None:
