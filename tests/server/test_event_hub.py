@@ -196,14 +196,14 @@ def test_the_hub_reads_nothing_once_the_last_stream_leaves(server_factory, user_
     assert hub.stats.reads == before
 
 
-def _pg_only(srv: Any) -> None:
-    if srv.app.state.db.dialect != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+# LISTEN/NOTIFY is PostgreSQL's: these run on PostgreSQL only (SQLite streams use interval reads).
+pg_only = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 
 
+@pg_only
 def test_notify_wakes_a_stream_without_waiting_for_an_interval(server_factory, user_factory):
     srv, user, (job_id,) = _setup(server_factory, user_factory, 1)
-    _pg_only(srv)
+    assert srv.app.state.db.dialect == "postgresql"
     db, hub = srv.app.state.db, srv.app.state.event_hub
     hub.safety_s = 3600.0  # no interval read can come during this test
     reader = Reader(user.client, f"/v1/jobs/{job_id}/events?poll=10")
@@ -219,11 +219,12 @@ def test_notify_wakes_a_stream_without_waiting_for_an_interval(server_factory, u
     assert hub.stats.scheduled_reads == scheduled  # both came through NOTIFY alone
 
 
+@pg_only
 def test_a_dropped_listen_connection_recovers(server_factory, user_factory):
     from octavia.server.event_listen import APPLICATION_NAME
 
     srv, user, (job_id,) = _setup(server_factory, user_factory, 1)
-    _pg_only(srv)
+    assert srv.app.state.db.dialect == "postgresql"
     db, hub = srv.app.state.db, srv.app.state.event_hub
     hub.safety_s = 3600.0
     reader = Reader(user.client, f"/v1/jobs/{job_id}/events?poll=10")
