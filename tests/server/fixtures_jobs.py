@@ -79,25 +79,28 @@ def wait_job(client: httpx.Client, job_id: str, statuses: set[str], timeout: flo
         time.sleep(0.1)
 
 
+def sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    """The events of an event stream's lines, as they arrive: {id, event, data}."""
+    cur: dict[str, Any] = {}
+    for line in lines:
+        if not line:
+            if "event" in cur:
+                yield cur
+            cur = {}
+        elif line.startswith("id: "):
+            cur["id"] = int(line[4:])
+        elif line.startswith("event: "):
+            cur["event"] = line[7:]
+        elif line.startswith("data: "):
+            cur["data"] = json.loads(line[6:])
+
+
 def read_sse(client: httpx.Client, path: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Read a whole event stream over HTTP; returns [{id, event, data}] in order."""
-    out: list[dict[str, Any]] = []
-    cur: dict[str, Any] = {}
     with client.stream("GET", path, headers=headers or {}, timeout=120) as r:
         assert r.status_code == 200, r.read()
         assert r.headers["content-type"].startswith("text/event-stream")
-        for line in r.iter_lines():
-            if not line:
-                if "event" in cur:
-                    out.append(cur)
-                cur = {}
-            elif line.startswith("id: "):
-                cur["id"] = int(line[4:])
-            elif line.startswith("event: "):
-                cur["event"] = line[7:]
-            elif line.startswith("data: "):
-                cur["data"] = json.loads(line[6:])
-    return out
+        return list(sse_events(r.iter_lines()))
 
 
 def scrape(srv: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

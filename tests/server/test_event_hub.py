@@ -8,7 +8,6 @@ the tests control their order and timing without running the pipeline."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ import sqlalchemy as sa
 
 from octavia.server import jobs as J
 from octavia.server import tables as t
-from tests.server.fixtures_jobs import events, fund, read_sse, speech_upload, subtitle_body
+from tests.server.fixtures_jobs import events, fund, read_sse, speech_upload, sse_events, subtitle_body
 
 
 def wait_until(cond: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -43,20 +42,11 @@ class Reader(threading.Thread):
         self.dropped = False
 
     def run(self) -> None:
-        cur: dict[str, Any] = {}
         try:
             with self.client.stream("GET", self.path, headers=self.headers, timeout=120) as r:
                 assert r.status_code == 200
-                for line in r.iter_lines():
-                    if not line and "event" in cur:
-                        self.events.append(cur)
-                        cur = {}
-                    elif line.startswith("id: "):
-                        cur["id"] = int(line[4:])
-                    elif line.startswith("event: "):
-                        cur["event"] = line[7:]
-                    elif line.startswith("data: "):
-                        cur["data"] = json.loads(line[6:])
+                for ev in sse_events(r.iter_lines()):
+                    self.events.append(ev)
         except httpx.TransportError:
             self.dropped = True  # the test closed the client under it
         finally:
