@@ -121,6 +121,7 @@ def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any], key
 _PG_LOCK = sa.select(users.c.id).where(users.c.id == sa.bindparam("uid")).with_for_update(key_share=True)
 # A write, so SQLite takes its (database-wide) write lock now, before the balance is read.
 _SQLITE_LOCK = sa.update(users).where(users.c.id == sa.bindparam("uid")).values(is_admin=users.c.is_admin)
+_INSERT_ENTRY = credit_ledger.insert()  # built once; each entry's values are its parameters
 _FUNDS = sa.select(
     sa.func.coalesce(sa.func.sum(credit_ledger.c.amount), 0),
     sa.func.coalesce(sa.func.sum(credit_ledger.c.debt), 0),
@@ -194,7 +195,10 @@ def _insert(
     job_id: str | None = None,
     note: str | None = None,
     debt: int = 0,
+    fresh: bool = False,
 ) -> bool:
+    """Insert a ledger entry unless one of its kind and reference exists; ``fresh``: none can
+    (its job was created in this transaction), so a plain INSERT without the conflict check."""
     values = {
         "user_id": user_id,
         "kind": kind,
@@ -205,8 +209,8 @@ def _insert(
         "note": note,
         "created_at": utcnow(),
     }
-    if reference is None:  # NULL references never conflict: nothing to dedupe on
-        conn.execute(credit_ledger.insert().values(**values))
+    if reference is None or fresh:  # NULL references never conflict: nothing to dedupe on
+        conn.execute(_INSERT_ENTRY, values)
         return True
     return insert_ignore(conn, credit_ledger, values, ("kind", "reference"))
 
@@ -283,15 +287,9 @@ def reserve_for_job(
             hint="Buy credits (POST /v1/billing/checkout) or use a shorter file.",
             shortfall=amount - have,
         )
-    values = {"user_id": user_id, "kind": "reserve", "amount": -amount, "debt": 0, "job_id": job_id,
-              "reference": job_id, "note": None, "created_at": utcnow()}  # fmt: skip
-    if new_job:  # no reservation can exist for a job created in this transaction: a plain INSERT
-        conn.execute(_INSERT_ENTRY, values)
-    else:
-        insert_ignore(conn, credit_ledger, values, ("kind", "reference"))
-
-
-_INSERT_ENTRY = credit_ledger.insert()
+    _insert(
+        conn, user_id=user_id, kind="reserve", amount=-amount, reference=job_id, job_id=job_id, fresh=new_job
+    )
 
 
 def reserve_more(conn: Connection, *, job_id: str, amount: int, note: str) -> bool:
