@@ -348,8 +348,8 @@ def thread_plan(device: str, inter_threads: int = 0, intra_threads: int = 0) -> 
 
     On a CPU the cores go to parallel workers of one thread each: decoding a batch is a chain
     of small matrix products, and splitting each across threads costs more in synchronisation
-    than it gains (measured on 2 cores: 2 workers × 1 thread translated 2.1× as many sentences
-    per second as 1 × 2, float32 and int8 alike; docs/translation.md). On a GPU one worker.
+    than it gains (measured on 2 cores: 2 workers × 1 thread translated 2.2× (float32) and 1.7×
+    (int8) as many sentences per second as 1 × 2; docs/translation.md). On a GPU one worker.
     CTranslate2's own default (4 threads per worker) oversubscribes a small machine.
     """
     cores = usable_cores()
