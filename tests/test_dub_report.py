@@ -143,8 +143,10 @@ def test_real_dub_report_hears_its_lines(speech_video: Path, tmp_path: Path, ses
     report = record["report"]["en"]
     fits = record["timing"]["en"]["segments"]
     assert [r["index"] for r in report["segments"]] == [f["index"] for f in fits]
-    # Piper reads Whisper's transcript of clear speech: heard back almost word for word.
-    assert report["wer"] <= 0.25, report
+    # Piper reads Whisper's transcript of clear speech: heard back nearly word for word. tiny.en
+    # mishears a few words of its 22 ("Dash would head", "and is power": 5 of 22 on one CPU, 6 on
+    # another), so the bound leaves room for two more; a dub heard wrong is far above it.
+    assert report["wer"] <= 0.35, report
     assert report["flagged"] == [] and all(r["error"] <= 0.5 for r in report["segments"])
     assert report["seconds"] > 0 and report["model"] == "tiny.en"
     for row in report["segments"]:

@@ -4,7 +4,10 @@ With a given count (``--speakers N``) the merge tree is cut at N clusters. Other
 where the closest two clusters are further apart than :data:`THRESHOLD` (windows of one voice
 sit around 0.2-0.3 apart, windows of different voices 0.6-0.9), then checked with the
 silhouette: a split whose clusters are not better separated than they are spread
-(silhouette under :data:`MIN_SILHOUETTE`) is not two speakers but one noisy one. Bounds
+(silhouette under :data:`MIN_SILHOUETTE`) is not two speakers but one noisy one. A cluster of
+fewer than :data:`MIN_CLUSTER_WINDOWS` windows is not counted as a speaker either: windows that
+straddle a change of voice hold half of each voice, sit far from both, and pair up with one
+another; their windows join the nearest real cluster. Bounds
 (``min_speakers``/``max_speakers``) clamp the count. Clusters are then refined by re-assigning
 each window to the nearest cluster centroid, so a window the tree placed early in the wrong
 branch moves to the speaker it sounds most like.
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
 
 THRESHOLD = 0.55  # average cosine distance between two clusters beyond which they are two speakers
 MIN_SILHOUETTE = 0.08
+MIN_CLUSTER_WINDOWS = 5  # about 5 s of speech: a found "voice" heard less is turn-change windows
 MAX_WINDOWS = 1200  # beyond this, cluster an even subsample and assign the rest to centroids
 REFINE_ROUNDS = 3
 
@@ -132,11 +136,13 @@ def cluster(
     else:
         count = m - sum(1 for *_, d in merges if d <= threshold)
         how = "threshold"
-        if count >= 2 and silhouette(part, cut(m, merges, count)) < MIN_SILHOUETTE:
+        labels, count = _without_small(part, cut(m, merges, count), count)
+        if count >= 2 and silhouette(part, labels) < MIN_SILHOUETTE:
             count = 1
         if not low <= count <= high:
             count, how = min(max(count, low), high), "bounded"
-    labels = cut(m, merges, count)
+    if how != "threshold" or count == 1:
+        labels = cut(m, merges, count)
     if m < n:  # the windows left out join their nearest cluster
         from octavia.pipeline.diarization.embedder import normalise
 
@@ -146,6 +152,24 @@ def cluster(
         labels = refine(vectors, labels, count)
     score = silhouette(vectors, labels) if count > 1 else None
     return Clustering(_in_order(labels), count, how, score)
+
+
+def _without_small(vectors: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.ndarray, int]:
+    """Labels and count once clusters under MIN_CLUSTER_WINDOWS have joined the nearest larger one
+    (kept as they are when no cluster is that large: a clip too short to tell)."""
+    import numpy as np
+
+    from octavia.pipeline.diarization.embedder import normalise
+
+    sizes = np.bincount(labels, minlength=count)
+    kept = [c for c in range(count) if sizes[c] >= MIN_CLUSTER_WINDOWS]
+    if not kept or len(kept) == count:
+        return labels, count
+    centroids = normalise(np.stack([vectors[labels == c].mean(axis=0) for c in kept]))
+    nearest = np.argmax(vectors @ centroids.T, axis=1)
+    index = {c: k for k, c in enumerate(kept)}
+    joined = np.asarray([index[c] if c in index else int(nearest[i]) for i, c in enumerate(labels.tolist())])
+    return _in_order(joined), len(kept)
 
 
 def _in_order(labels: np.ndarray) -> np.ndarray:

@@ -107,9 +107,21 @@ def _word_offsets(seg: Segment) -> list[int] | None:
     return offsets
 
 
+def _glued(seg: Segment, offsets: list[int] | None) -> set[int]:
+    """Words written onto the one before them ("ill" + "-disposed."): a speaker change never cuts
+    there. Only in text that separates words with spaces (Chinese or Japanese text never does)."""
+    if offsets is None or " " not in seg.text.strip():
+        return set()
+    return {k for k in range(1, len(offsets)) if offsets[k] > 0 and not seg.text[offsets[k] - 1].isspace()}
+
+
 def _parts(seg: Segment, labels: list[int]) -> list[tuple[Segment, int]]:
-    cuts = [k for k in range(1, len(labels)) if labels[k] != labels[k - 1]]
     offsets = _word_offsets(seg)
+    glued = _glued(seg, offsets)
+    labels = list(labels)
+    for k in sorted(glued):  # a written word keeps the label of its first piece
+        labels[k] = labels[k - 1]
+    cuts = [k for k in range(1, len(labels)) if labels[k] != labels[k - 1]]
     if not cuts:
         return [(seg, labels[0])]
     bounds = [0, *cuts, len(labels)]
