@@ -58,7 +58,9 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (root / "server.log").open("wb")
     cmd = [str(get_binary_path()), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
            "-c", "4096", "-np", "1", "-t", "1", "--no-webui", "--chat-template-file", str(template),
-           "--alias", MODEL]  # fmt: skip
+           "--alias", MODEL, "--no-repack"]  # fmt: skip
+    # --no-repack: repacked weights take the CPU's AMX tiles where it advertises them, and a VM
+    # that advertises AMX without granting it kills the server at the first token (SIGILL).
     # The binary itself, not the Python wrapper (which leaves the server running when killed).
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -141,7 +141,8 @@ def test_a_sender_that_died_mid_send_leaves_the_mail_to_another(settings, mailbo
     from octavia.server.db import Database
     from octavia.server.email import build_sender
 
-    s = settings.model_copy(update={"mail_lease_s": 0.3})
+    # A 2 s lease: the first check below must come before it ends even on a loaded machine.
+    s = settings.model_copy(update={"mail_lease_s": 2.0})
     db = Database(s.db_url)
     try:
         addr = unique_email("lease")
@@ -153,7 +154,7 @@ def test_a_sender_that_died_mid_send_leaves_the_mail_to_another(settings, mailbo
         # The dead sender claims the row and never finishes (as if SIGKILLed right after).
         assert dead.claim(mail_id) is not None
         assert alive._deliver(mail_id) is False  # the lease still holds: no double send
-        time.sleep(0.35)
+        time.sleep(2.05)
         assert alive._deliver(mail_id) is True  # the lease ran out: the live sender takes it
         assert "token=" in mailbox.last_text(addr, "Reset")
         [row] = outbox_rows(db, addr)
