@@ -8,9 +8,10 @@ a state-changing request only with the page's ``X-CSRF-Token`` header and a same
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -27,6 +28,9 @@ from octavia.server.storage import Storage
 
 if TYPE_CHECKING:
     from octavia.server.authcache import AuthCache
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _bearer = HTTPBearer(auto_error=False, description="A session token (ses_…) or an API key (oak_…).")
 # last_used_at is informative; writing it on every request would turn reads into writes.
@@ -85,6 +89,14 @@ SettingsDep = Annotated[ServerSettings, Depends(_settings_dep)]
 DbDep = Annotated[Database, Depends(_db_dep)]
 StorageDep = Annotated[Storage, Depends(_storage_dep)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher_dep)]
+
+
+async def run_read(db: Database, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run a short read-only ``fn`` for an async route: on the event loop where the database
+    allows it (:attr:`Database.reads_inline`, SQLite), else in the thread pool."""
+    if db.reads_inline:
+        return fn(*args, **kwargs)
+    return await run_in_threadpool(fn, *args, **kwargs)
 
 
 def _unauthorized(message: str = "Missing or invalid credentials.") -> ApiError:

@@ -10,7 +10,9 @@ here, before the job row and its credit reservation exist: anything else is a 42
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from octavia.config import Settings
@@ -102,9 +104,23 @@ def _require_installed(resolver: ModelResolver, engine: str, name: str, option: 
         )
 
 
+#: A model found installed is trusted this long, so a job creation costs no ``find_spec`` or
+#: ``stat`` per model named. Only positive answers are kept: a model an operator installs is
+#: offered at once, one removed is still accepted for up to this long (its job then fails on
+#: the worker with the missing-model error and is refunded).
+FOUND_TTL_S = 10.0
+_found_until: dict[tuple[Path, str], float] = {}  # (models dir, spec key) → monotonic deadline
+
+
 def _installed(resolver: ModelResolver, spec: ModelSpec) -> bool:
+    key, now = (resolver.cache_dir, spec.key), time.monotonic()
+    if _found_until.get(key, 0.0) > now:
+        return True
     # Presence only: a split pack is not assembled just to answer a job request.
-    return resolver.find_cached(spec) is not None or resolver.pack_for(spec) is not None
+    found = resolver.find_cached(spec) is not None or resolver.pack_for(spec) is not None
+    if found:
+        _found_until[key] = now + FOUND_TTL_S
+    return found
 
 
 def options_schema() -> dict[str, Any]:

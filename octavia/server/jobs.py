@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -259,13 +260,19 @@ def list_jobs(
     conn: Connection, user_id: str, *, status: str | None = None, kind: str | None = None,
     limit: int = 50, offset: int = 0,
 ) -> list[Any]:  # fmt: skip
-    q = sa.select(t.jobs).where(t.jobs.c.user_id == user_id)
-    if status:
-        q = q.where(t.jobs.c.status == status)
-    if kind:
-        q = q.where(t.jobs.c.kind == kind)
-    q = q.order_by(t.jobs.c.created_at.desc(), t.jobs.c.id).limit(limit).offset(offset)
-    return list(conn.execute(q))
+    params = {"uid": user_id, "status": status, "kind": kind, "limit": limit, "offset": offset}
+    return list(conn.execute(_page_query(bool(status), bool(kind)), params))
+
+
+@cache  # four statements in all, built once each (bind parameters only)
+def _page_query(by_status: bool, by_kind: bool) -> sa.Select[Any]:
+    q = sa.select(t.jobs).where(t.jobs.c.user_id == sa.bindparam("uid"))
+    if by_status:
+        q = q.where(t.jobs.c.status == sa.bindparam("status"))
+    if by_kind:
+        q = q.where(t.jobs.c.kind == sa.bindparam("kind"))
+    order = (t.jobs.c.created_at.desc(), t.jobs.c.id)
+    return q.order_by(*order).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 
 def cancel_job(db: Database, *, user_id: str, job_id: str) -> Any:
