@@ -1,7 +1,7 @@
 """Server throughput of a real ``octavia serve`` process, loaded by clients in other processes.
 
     .venv/bin/python benchmarks/bench_server.py [--ref REF] [--tree PATH] [--clients 16]
-        [--seconds 3] [--workers 1 2] [--db sqlite postgres] [--streams 1000]
+        [--seconds 3] [--warmup 3] [--workers 1 2] [--db sqlite postgres] [--streams 1000]
         [--phases post get list streams] [--json out.json]
 
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres) and Redis at 127.0.0.1:6379, as the tests
@@ -22,7 +22,7 @@ waits for /healthz and the start-up CPU to settle, and runs the phases:
 
 Load: ``--clients`` keep-alive connections spread over ``--client-procs`` processes
 (``_server_load.py``: asyncio, a raw HTTP/1.1 client of 0.03–0.3 ms CPU per request), each a
-closed loop for ``--seconds``. Reported per phase: requests/s, p50/p90/p99/max latency, errors
+closed loop for ``--seconds`` after ``--warmup`` untimed requests each. Reported per phase: requests/s, p50/p90/p99/max latency, errors
 by status (anything not 2xx), and the CPU the server's processes spent per request (psutil,
 the serve process and its workers): on a shared, noisy machine that figure is the steadier one.
 
@@ -73,6 +73,7 @@ def run_phase(server: Server, users: list[dict[str, Any]], kind: str, args: argp
                 "job_body": JOB_BODY,
                 "seconds": seconds or args.seconds,
                 "limit": limit,
+                "warmup": 0 if limit else args.warmup,
                 "users": [users[i % len(users)] for i in slot],
             }
         )
@@ -184,6 +185,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
     ap.add_argument("--client-procs", type=int, default=2, help="client processes they are spread over")
     ap.add_argument("--seconds", type=float, default=3.0, help="per phase")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed requests per connection before each phase")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="octavia serve --workers values")
     ap.add_argument("--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
     ap.add_argument("--streams", type=int, default=1000, help="SSE streams held open (0: skip that part)")

@@ -121,6 +121,22 @@ class OctaviaApp(FastAPI):
         return SecurityHeaders(super().build_middleware_stack())
 
 
+def _warm_jobs(app: FastAPI) -> None:
+    """What the first job creation would build: the queue client (importing Huey alone is ~1 s
+    without cached bytecode) and the job-options machinery (octavia.server.jobs.warm_up)."""
+    from octavia.errors import OctaviaError
+    from octavia.server.jobs import warm_up
+    from octavia.server.routes.jobs import queue_for
+
+    settings: ServerSettings = app.state.settings
+    try:
+        if settings.queue != "immediate":  # immediate mode also builds a worker: left to first use
+            queue_for(app.state)
+        warm_up(settings)
+    except OctaviaError as exc:  # e.g. no subtitle kind here: every job request will say so itself
+        log.warning("job creation warm-up: %s", exc)
+
+
 def _router_modules() -> list[Any]:
     return [importlib.import_module(f"octavia.server.routes.{name}") for name in _ROUTERS]
 
@@ -164,13 +180,16 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
         # Build the Polar SDK's parsers now (~3 s of CPU) so the first webhook after a start
         # answers well inside Polar's delivery timeout; off the event loop, not awaited.
-        warm = asyncio.get_running_loop().run_in_executor(None, polar.warm_up)
+        loop = asyncio.get_running_loop()
+        warm = loop.run_in_executor(None, polar.warm_up)
+        warm_jobs = loop.run_in_executor(None, _warm_jobs, _app)
         mail_outbox.start()  # delivers mail queued by requests (and by earlier runs)
         event_hub.start()  # reads job events for every open stream (idle without one)
         yield
         await event_hub.stop()
         mail_outbox.stop()
         await warm
+        await warm_jobs
         db.dispose()
 
     app = OctaviaApp(

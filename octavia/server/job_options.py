@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,16 @@ def _require_kokoro_voice(resolver: ModelResolver, name: str, option: str) -> No
         )
 
 
+@cache  # the catalogue is code: built once per engine, not on every job creation
+def catalogue_specs(engine: str) -> dict[str, ModelSpec]:
+    return {e.spec.name: e.spec for e in catalogue.entries(engine)}
+
+
 def _require_installed(resolver: ModelResolver, engine: str, name: str, option: str) -> None:
-    entries = list(catalogue.entries(engine))
-    spec = next((e.spec for e in entries if e.spec.name == name), None)
+    specs = catalogue_specs(engine)
+    spec = specs.get(name)
     if spec is None or not _installed(resolver, spec):
-        offered = sorted(e.spec.name for e in entries if _installed(resolver, e.spec))
+        offered = sorted(n for n, s in specs.items() if _installed(resolver, s))
         raise InputError(
             f"{option} {name!r} is not a {engine} model this server has installed.",
             f"Installed: {', '.join(offered) or 'none'}."

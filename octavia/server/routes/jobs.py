@@ -49,7 +49,11 @@ class JobCreate(BaseModel):
 
 def get_queue(request: Request) -> Any:
     """The app's JobQueue, built on first use. In immediate mode it also runs jobs, inline."""
-    state = request.app.state
+    return queue_for(request.app.state)
+
+
+def queue_for(state: Any) -> Any:
+    """:func:`get_queue` for an app's ``state``; the app's start-up builds a real queue early."""
     with _state_lock:
         queue = getattr(state, "job_queue", None)
         if queue is None:
@@ -61,14 +65,17 @@ def get_queue(request: Request) -> Any:
                 from octavia.server.worker import Worker
 
                 worker = Worker(state.settings, db=state.db, storage=state.storage, queue=queue,
-                                metrics=get_metrics(request)[1])  # fmt: skip
+                                metrics=metrics_for(state)[1])  # fmt: skip
                 queue.set_runner(worker)
         return queue
 
 
 def get_metrics(request: Request) -> Any:
     """(registry, WorkerMetrics) of this app, built on first use."""
-    state = request.app.state
+    return metrics_for(request.app.state)
+
+
+def metrics_for(state: Any) -> Any:
     found = getattr(state, "metrics", None)
     if found is None:
         from octavia.server.metrics import build_registry
