@@ -101,6 +101,22 @@ def test_redis_limiter_is_one_round_trip_and_still_limits() -> None:
     assert calls == ["EVALSHA", "EVALSHA"]
 
 
+@pytest.mark.redis
+def test_redis_limiter_on_the_event_loop_shares_the_window_and_its_client_per_loop() -> None:
+    import asyncio
+
+    lim = RedisLimiter("redis://127.0.0.1:6379/15", prefix=f"octavia-test-{uuid.uuid4().hex}:")
+    assert lim.hit("k", 2, 60) == 0  # the blocking path counts in the same window
+
+    async def two() -> list[float]:
+        return [await lim.hit_async("k", 2, 60), await lim.hit_async("k", 2, 60)]
+
+    first = asyncio.run(two())  # a new loop each time (as tests' servers have): a client each
+    assert first[0] == 0 and 59 <= first[1] <= 60
+    assert 59 <= asyncio.run(lim.hit_async("k", 2, 60)) <= 60
+    assert len(lim._async) <= 2  # held weakly: a finished loop's client goes with it
+
+
 _HOLDER = """
 import sys, time
 from octavia.server.db import Database
