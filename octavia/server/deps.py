@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from octavia.server import tables as t
@@ -91,12 +92,19 @@ StorageDep = Annotated[Storage, Depends(_storage_dep)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher_dep)]
 
 
-async def run_read(db: Database, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Run a short read-only ``fn`` for an async route: on the event loop where the database
-    allows it (:attr:`Database.reads_inline`, SQLite), else in the thread pool."""
+async def run_read(
+    db: Database, fn: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
+) -> R:
+    """``fn(conn, *args, **kwargs)`` in a read transaction, for an async route: on the event loop
+    where the database allows it (:attr:`Database.reads_inline`, SQLite), else in the thread pool."""
+
+    def read() -> R:
+        with db.read() as conn:
+            return fn(conn, *args, **kwargs)
+
     if db.reads_inline:
-        return fn(*args, **kwargs)
-    return await run_in_threadpool(fn, *args, **kwargs)
+        return read()
+    return await run_in_threadpool(read)
 
 
 def _unauthorized(message: str = "Missing or invalid credentials.") -> ApiError:

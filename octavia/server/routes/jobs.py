@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from octavia.server import jobs as J
 from octavia.server import tables as t
-from octavia.server.db import Database, utcnow
+from octavia.server.db import utcnow
 from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep, run_read
 from octavia.server.job_options import options_schema
 from octavia.server.problems import responses
@@ -130,31 +130,19 @@ def create_job(
     return _json(_out(row), 201)
 
 
-def _read_page(
-    db: Database, user_id: str, status: str | None, kind: str | None, limit: int, offset: int
-) -> list[Any]:
-    with db.read() as conn:
-        rows = J.list_jobs(conn, user_id, status=status, kind=kind, limit=limit, offset=offset)
-    return [_out(r) for r in rows]
-
-
-def _read_job(db: Database, user_id: str, job_id: str) -> dict[str, Any]:
-    with db.read() as conn:
-        return _out(J.owned_job(conn, user_id, job_id))
-
-
 # The two hot reads are async and read through run_read: inline on SQLite, a thread otherwise.
 @router.get("", response_model=list[dict[str, Any]])
 async def list_jobs(
     user: CurrentUser, db: DbDep, status: JobStatus | None = None, kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Offset = 0,
 ) -> Response:  # fmt: skip
-    return _json(await run_read(db, _read_page, db, user.id, status, kind, limit, offset))
+    rows = await run_read(db, J.list_jobs, user.id, status=status, kind=kind, limit=limit, offset=offset)
+    return _json([_out(r) for r in rows])
 
 
 @router.get("/{job_id}", response_model=dict[str, Any], responses=responses(404))
 async def get_job(job_id: str, user: CurrentUser, db: DbDep) -> Response:
-    return _json(await run_read(db, _read_job, db, user.id, job_id))
+    return _json(_out(await run_read(db, J.owned_job, user.id, job_id)))
 
 
 @router.post("/{job_id}/cancel", responses=responses(404, 409))
