@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import cache
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from fastapi import Request
@@ -51,11 +51,9 @@ def parse_rate(rate: str) -> tuple[int, float]:
 
 
 class Limiter(Protocol):
-    #: True when :meth:`hit` does I/O (on an event loop, call :meth:`hit_async` instead).
-    blocking: ClassVar[bool]
-
     def hit(self, key: str, limit: int, window_s: float) -> float:
-        """Record a hit; return 0 if allowed, else the seconds until one would be."""
+        """Record a hit; return 0 if allowed, else the seconds until one would be. May block on
+        I/O (Redis): on an event loop, call :meth:`hit_async` instead."""
         ...
 
     async def hit_async(self, key: str, limit: int, window_s: float) -> float:
@@ -66,8 +64,6 @@ class Limiter(Protocol):
 class MemoryLimiter:
     """This process's own windows: with ``serve --workers N`` each process counts apart, so a
     client gets up to N times the limit. Set ``redis_url`` to share them."""
-
-    blocking: ClassVar[bool] = False
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._hits: dict[str, deque[float]] = {}
@@ -115,8 +111,6 @@ return 0
 
 
 class RedisLimiter:
-    blocking: ClassVar[bool] = True
-
     def __init__(self, url: str, prefix: str = "octavia:rl:") -> None:
         import redis
 
