@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -24,6 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from octavia.server.sqlite_lock import WriterLock
 
+# Set by Database.without_waiting for the code it runs (context-local: one task or thread).
+_NO_WAIT: ContextVar[bool] = ContextVar("octavia_db_no_wait", default=False)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -155,6 +158,10 @@ class Database:
         #: each way (measured: GET /v1/jobs/{id} p99 halved under 16 clients). A PostgreSQL
         #: read waits on the network (possibly another machine): that one stays in a thread.
         self.reads_inline = is_sqlite(url)
+        #: Whether a short write may be tried on the event loop (:meth:`without_waiting`): on
+        #: SQLite, where it runs on this machine's CPU and the writers' lock says at once
+        #: whether it would wait. A PostgreSQL write waits on the network: a thread's job.
+        self.writes_inline = self._write_lock is not None
 
     @property
     def dialect(self) -> str:
@@ -167,8 +174,20 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self._write_lock.hold(), self.engine.begin() as conn:
+        with self._write_lock.hold(wait=not _NO_WAIT.get()), self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def without_waiting(self) -> Iterator[None]:
+        """Within this block, :meth:`begin` raises :class:`WriterBusy` rather than wait for the
+        SQLite writers' lock (held by another thread or process): the caller, an event loop,
+        then hands the work to a thread. Nested ``begin()`` calls never raise (the lock is
+        held by then), so the work sees the error before it has written anything."""
+        token = _NO_WAIT.set(True)
+        try:
+            yield
+        finally:
+            _NO_WAIT.reset(token)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

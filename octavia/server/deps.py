@@ -25,6 +25,7 @@ from octavia.server.db import Database, utcnow
 from octavia.server.problems import ApiError, raises
 from octavia.server.security import API_KEY_PREFIX, SESSION_PREFIX, PasswordHasher, sha256_hex
 from octavia.server.settings import ServerSettings
+from octavia.server.sqlite_lock import WriterBusy
 from octavia.server.storage import Storage
 
 if TYPE_CHECKING:
@@ -105,6 +106,25 @@ async def run_read(
     if db.reads_inline:
         return read()
     return await run_in_threadpool(read)
+
+
+async def run_write(db: Database, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(*args, **kwargs)``, one write transaction through ``db.begin()``, for an async route:
+    on the event loop when the database allows it (:attr:`Database.writes_inline`, SQLite) and
+    the writers' lock is free at that moment, else in the thread pool, where it waits for it.
+
+    A job creation is ~1 ms of CPU that holds the GIL: in a thread it paid a hand-off each way
+    and held the machine's write lock while queueing for the GIL behind other threads
+    (measured, one server process: 2.7 instead of 3.7 ms of CPU per creation). A busy lock is
+    not tried again: sleeping retries measured slower with two processes than one wait in a
+    thread. ``fn`` may thus start twice, so it must write nothing before its ``begin()``."""
+    if db.writes_inline:
+        try:
+            with db.without_waiting():
+                return fn(*args, **kwargs)
+        except WriterBusy:
+            pass
+    return await run_in_threadpool(fn, *args, **kwargs)
 
 
 def _unauthorized(message: str = "Missing or invalid credentials.") -> ApiError:

@@ -213,10 +213,36 @@ def _replay_or(conn: Connection, user_id: str, key: str | None, error: Exception
     return error
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedJob:
+    """A job request checked and normalised, ready for :func:`insert_job` (no database needed)."""
+
+    req: JobRequest
+    options: dict[str, Any]
+    digest: str
+
+
+def prepare_job(settings: ServerSettings, req: JobRequest) -> PreparedJob:
+    """Check a request's kind and options and fill in its target languages; raises the 422s."""
+    check_kind(req.kind)
+    options = check_options(req.kind, req.options or {}, settings)
+    req = replace(req, languages=target_languages(req.kind, req.languages, req.source_language))
+    return PreparedJob(req, options, req.digest())
+
+
 def create_job(
     db: Database, settings: ServerSettings, *, user_id: str, req: JobRequest, idempotency_key: str | None
 ) -> tuple[Any, bool]:
-    """Insert the job and reserve its credits; returns (row, created). Enqueue after this.
+    """Insert the job and reserve its credits; returns (row, created). Enqueue after this."""
+    return insert_job(
+        db, settings, prepare_job(settings, req), user_id=user_id, idempotency_key=idempotency_key
+    )
+
+
+def insert_job(
+    db: Database, settings: ServerSettings, job: PreparedJob, *, user_id: str, idempotency_key: str | None
+) -> tuple[Any, bool]:
+    """:func:`create_job`'s transaction: one ``db.begin()``, so it may be tried again (deps.run_write).
 
     The common case is five statements in one transaction: the upload, the job INSERT (its
     idempotency check and its re-read folded in: ON CONFLICT DO NOTHING RETURNING), the user
@@ -224,10 +250,7 @@ def create_job(
     """
     from octavia.server.pricing import billable_seconds, estimate_cost
 
-    check_kind(req.kind)
-    options = check_options(req.kind, req.options or {}, settings)
-    req = replace(req, languages=target_languages(req.kind, req.languages, req.source_language))
-    digest = req.digest()
+    req, options, digest = job.req, job.options, job.digest
     job_id = new_id("job")
     try:
         with db.begin() as conn:

@@ -10,7 +10,9 @@ The kernel wakes the next waiter the moment the holder unlocks. SQLite's busy_ti
 the backstop for writers that bypass it (anything opening the file without this class).
 
 The lock is taken around ``BEGIN IMMEDIATE … COMMIT`` (see ``Database.begin``), reentrantly:
-nested ``begin()`` calls of one thread take it once.
+nested ``begin()`` calls of one thread take it once. ``hold(wait=False)`` raises
+:class:`WriterBusy` instead of waiting: an event loop tries that, and hands the write to a
+thread (which waits) only when another writer holds the lock.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger("octavia.server")
+
+
+class WriterBusy(Exception):
+    """Another writer holds the lock and ``hold(wait=False)`` was asked not to wait."""
 
 
 class WriterLock:
@@ -50,11 +56,16 @@ class WriterLock:
         return self._fd
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        with self._thread_lock:
+    def hold(self, *, wait: bool = True) -> Iterator[None]:
+        if not self._thread_lock.acquire(blocking=wait):
+            raise WriterBusy
+        try:
             fd = self._file() if self._depth == 0 else None
             if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # blocks in the kernel, without the GIL
+                try:  # blocks in the kernel, without the GIL (unless told not to wait)
+                    fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise WriterBusy from None
             self._depth += 1
             try:
                 yield
@@ -62,6 +73,8 @@ class WriterLock:
                 self._depth -= 1
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
@@ -69,4 +82,4 @@ class WriterLock:
         self._fd = None
 
 
-__all__ = ["WriterLock"]
+__all__ = ["WriterBusy", "WriterLock"]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from octavia.errors import InputError, MissingDependency
+from octavia.server.loop_local import LoopLocal, redis_client
 
 if TYPE_CHECKING:
     from huey import Huey
@@ -75,10 +76,20 @@ class JobQueue:
     a runner so jobs run inline). ``octavia worker`` sets the runner to a Worker.
     """
 
-    def __init__(self, huey: Huey, runner: Runner | None = None) -> None:
+    def __init__(self, huey: Huey, runner: Runner | None = None, *, redis_url: str | None = None) -> None:
+        """``redis_url``: where ``huey`` (a RedisHuey) lives, for :meth:`enqueue_async`'s own
+        asyncio client (Huey's storage keeps a blocking client and forgets the URL)."""
         self.huey = huey
         self._runner = runner
         self._task = register_tasks(huey, self._run)
+        self._redis: LoopLocal[Any] | None = None
+        if redis_url is not None and _is_plain_redis_list(huey):
+            self._redis = redis_client(redis_url)
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings) -> JobQueue:
+        """The API's queue: ``make_huey(settings)``, enqueueing without a runner."""
+        return cls(make_huey(settings), redis_url=settings.redis_url if settings.queue == "redis" else None)
 
     def set_runner(self, runner: Runner) -> None:
         self._runner = runner
@@ -98,12 +109,32 @@ class JobQueue:
         else:
             self._task(job_id)
 
+    async def enqueue_async(self, job_id: str) -> None:
+        """:meth:`enqueue` for an event loop: on Redis the push is a ``redis.asyncio`` call on
+        the loop (the bytes Huey's own enqueue writes); the other backends block (a SQLite file
+        lock, a PostgreSQL round trip, an immediate run), so there it runs in a worker thread."""
+        if self._redis is None or self.immediate:
+            import anyio.to_thread
+
+            await anyio.to_thread.run_sync(self.enqueue, job_id)
+            return
+        # Huey's enqueue minus what Octavia does not use (signals, result handles; results=False).
+        data = self.huey.serialize_task(self._task.s(job_id))
+        await self._redis.get().lpush(self.huey.storage.queue_key, data)
+
     def pending(self) -> int:
         """Messages waiting in the backend (raises if it cannot be reached)."""
         return int(self.huey.pending_count())
 
     def scheduled(self) -> int:
         return int(self.huey.scheduled_count())
+
+
+def _is_plain_redis_list(huey: Huey) -> bool:
+    from huey.storage import RedisStorage
+
+    # Exactly RedisStorage: its priority and expiring subclasses store messages differently.
+    return type(huey.storage) is RedisStorage
 
 
 def register_tasks(huey: Huey, run: Runner) -> Any:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from octavia.server import jobs as J
 from octavia.server import tables as t
 from octavia.server.db import utcnow
-from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep, run_read
+from octavia.server.deps import CurrentUser, DbDep, SettingsDep, StorageDep, run_read, run_write
 from octavia.server.job_options import options_schema
 from octavia.server.problems import responses
 from octavia.server.ratelimit import rate_limit
@@ -57,9 +57,9 @@ def queue_for(state: Any) -> Any:
     with _state_lock:
         queue = getattr(state, "job_queue", None)
         if queue is None:
-            from octavia.server.tasks import JobQueue, make_huey
+            from octavia.server.tasks import JobQueue
 
-            queue = JobQueue(make_huey(state.settings))
+            queue = JobQueue.from_settings(state.settings)
             state.job_queue = queue  # before get_metrics, so its collector sees the queue
             if queue.immediate:
                 from octavia.server.worker import Worker
@@ -109,7 +109,7 @@ def _json(data: Any, status_code: int = 200) -> JSONResponse:
     responses={200: {"description": "The job an earlier request with this Idempotency-Key created."},
                **responses(402, 404)},
 )  # fmt: skip
-def create_job(
+async def create_job(
     body: JobCreate, user: CurrentUser, db: DbDep, settings: SettingsDep, queue: QueueDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:  # fmt: skip
@@ -117,16 +117,20 @@ def create_job(
         kind=body.kind, upload_id=body.upload_id, languages=tuple(body.languages), formats=tuple(body.formats),
         source_language=body.source_language, options=body.options, project_id=body.project_id,
     )  # fmt: skip
-    row, created = J.create_job(db, settings, user_id=user.id, req=req, idempotency_key=idempotency_key)
+    # Async: the creation runs on the loop when SQLite's writer lock is free (run_write), the
+    # Redis push is an asyncio call; what blocks goes to the thread pool inside those two.
+    job = J.prepare_job(settings, req)  # once: a busy writer lock retries only the transaction
+    row, created = await run_write(
+        db, J.insert_job, db, settings, job, user_id=user.id, idempotency_key=idempotency_key
+    )
     if not created:
         return _json(_out(row))
     try:
-        queue.enqueue(row.id)
+        await queue.enqueue_async(row.id)
     except Exception:
         log.exception("enqueue of job %s failed; the reaper will retry it", row.id)
     if queue.immediate:  # the job has run already: answer its state now
-        with db.read() as conn:
-            row = J.owned_job(conn, user.id, row.id)
+        row = await run_read(db, J.owned_job, user.id, row.id)
     return _json(_out(row), 201)
 
 
