@@ -122,6 +122,9 @@ def goal_lines(rows: list[Row]) -> list[str]:
                 f"{label}: creates {post.rps:.0f}/s, GET p99 {get.p99:.1f} ms ({'met' if met else 'NOT met'})"
             )
         goal = f"≥ {rate:.0f} creates/s and GET p99 < {p99:.0f} ms"
+        if not parts:  # a run without both phases cannot tell
+            lines.append(f"- {tree}, {db}, {workers} worker(s): goal {goal}: not measured (needs --phases post get)")
+            continue
         lines.append(
             f"- {tree}, {db}, {workers} worker(s): goal {goal}: {'MET' if ok else 'NOT MET'} — {'; '.join(parts)}"
         )

@@ -62,6 +62,8 @@ def test_stats_percentiles_rows_and_ratios() -> None:
     get = make_row("new", "sqlite", 1, GET, [{"lat": [0.005], "errors": {}, "wall": 1.0, "cpu": 0.0}], 0.0)
     (line,) = goal_lines([fast, get])
     assert "new, sqlite, 1 worker(s)" in line and "NOT MET" in line and "GET p99 5.0 ms" in line
+    (alone,) = goal_lines([fast])  # a POST-only run says nothing either way
+    assert "not measured" in alone and "MET" not in alone
 
 
 @pytest.mark.redis
