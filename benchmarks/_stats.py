@@ -123,7 +123,9 @@ def goal_lines(rows: list[Row]) -> list[str]:
             )
         goal = f"≥ {rate:.0f} creates/s and GET p99 < {p99:.0f} ms"
         if not parts:  # a run without both phases cannot tell
-            lines.append(f"- {tree}, {db}, {workers} worker(s): goal {goal}: not measured (needs --phases post get)")
+            lines.append(
+                f"- {tree}, {db}, {workers} worker(s): goal {goal}: not measured (needs --phases post get)"
+            )
             continue
         lines.append(
             f"- {tree}, {db}, {workers} worker(s): goal {goal}: {'MET' if ok else 'NOT MET'} — {'; '.join(parts)}"

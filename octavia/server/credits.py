@@ -27,11 +27,15 @@ settle or refund with the same reference changes nothing.
 
 Concurrency: everything that can lower a balance first calls :func:`lock_user`, which
 serialises writers per user. On PostgreSQL that is ``SELECT … FOR NO KEY UPDATE`` on the user
-row (READ COMMITTED then makes the following SUM see every committed entry). On SQLite it is a
-no-op UPDATE of the user row, which takes the database write lock before the SUM is read;
-``Database.begin()`` already opens transactions with ``BEGIN IMMEDIATE``, and on a deferred
-transaction that has already read, SQLite refuses the write (SQLITE_BUSY) rather than let a
-stale read through — so neither path can overspend.
+row (READ COMMITTED then makes the following read of the balance see every committed entry).
+On SQLite it is a no-op UPDATE of the user row, which takes the database write lock before the
+balance is read; ``Database.begin()`` already opens transactions with ``BEGIN IMMEDIATE``, and
+on a deferred transaction that has already read, SQLite refuses the write (SQLITE_BUSY) rather
+than let a stale read through — so neither path can overspend.
+
+The balance and debt are kept per user in ``credit_balances``, updated by the same statement
+sequence that writes each entry (:func:`_insert`), so reading them costs one row however long
+the ledger grows; :func:`unbalanced` compares them with the ledger's sums.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from octavia.errors import InputError, InsufficientCredits
 from octavia.server.authcache import NEUTRAL
 from octavia.server.db import utcnow
 from octavia.server.pricing import estimate_cost
-from octavia.server.tables import credit_ledger, users
+from octavia.server.tables import credit_balances, credit_ledger, users
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -122,10 +126,27 @@ _PG_LOCK = sa.select(users.c.id).where(users.c.id == sa.bindparam("uid")).with_f
 # A write, so SQLite takes its (database-wide) write lock now, before the balance is read.
 _SQLITE_LOCK = sa.update(users).where(users.c.id == sa.bindparam("uid")).values(is_admin=users.c.is_admin)
 _INSERT_ENTRY = credit_ledger.insert()  # built once; each entry's values are its parameters
-_FUNDS = sa.select(
-    sa.func.coalesce(sa.func.sum(credit_ledger.c.amount), 0),
-    sa.func.coalesce(sa.func.sum(credit_ledger.c.debt), 0),
-).where(credit_ledger.c.user_id == sa.bindparam("uid"))
+_FUNDS = sa.select(credit_balances.c.balance, credit_balances.c.debt).where(
+    credit_balances.c.user_id == sa.bindparam("uid")
+)
+
+
+def _add_to_funds(dialect: str) -> Any:
+    """Add an entry's amount and debt to its user's credit_balances row (made on first use)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new = insert(credit_balances).values(
+        user_id=sa.bindparam("user_id"), balance=sa.bindparam("amount"), debt=sa.bindparam("debt")
+    )
+    return new.on_conflict_do_update(
+        index_elements=[credit_balances.c.user_id],
+        set_={"balance": credit_balances.c.balance + new.excluded.balance,
+              "debt": credit_balances.c.debt + new.excluded.debt},
+    )  # fmt: skip
+
+
+_ADD_TO_FUNDS = {"postgresql": _add_to_funds("postgresql"), "sqlite": _add_to_funds("sqlite")}
 
 
 def lock_user(conn: Connection, user_id: str) -> None:
@@ -139,22 +160,12 @@ def lock_user(conn: Connection, user_id: str) -> None:
 
 
 def balance(conn: Connection, user_id: str) -> int:
-    total = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(credit_ledger.c.amount), 0)).where(
-            credit_ledger.c.user_id == user_id
-        )
-    ).scalar_one()
-    return int(total)
+    return funds(conn, user_id)[0]
 
 
 def debt(conn: Connection, user_id: str) -> int:
     """Credits the user owes (what clawbacks could not take, less what was paid since)."""
-    total = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(credit_ledger.c.debt), 0)).where(
-            credit_ledger.c.user_id == user_id
-        )
-    ).scalar_one()
-    return int(total)
+    return funds(conn, user_id)[1]
 
 
 def record_debt(conn: Connection, *, user_id: str, amount: int, reference: str, note: str) -> bool:
@@ -171,10 +182,10 @@ def _pay_debt(conn: Connection, user_id: str, cause_kind: str, cause_reference: 
     Called under the user lock by everything that adds credits, so a debt never coexists with
     spendable credits.
     """
-    owed = debt(conn, user_id)
+    have, owed = funds(conn, user_id)
     if owed <= 0:
         return 0
-    pay = min(owed, balance(conn, user_id))
+    pay = min(owed, have)
     if pay <= 0:
         return 0
     reference = None if cause_reference is None else f"{cause_kind}:{cause_reference}"
@@ -211,8 +222,11 @@ def _insert(
     }
     if reference is None or fresh:  # NULL references never conflict: nothing to dedupe on
         conn.execute(_INSERT_ENTRY, values)
-        return True
-    return insert_ignore(conn, credit_ledger, values, ("kind", "reference"))
+    elif not insert_ignore(conn, credit_ledger, values, ("kind", "reference")):
+        return False
+    if amount or debt:
+        conn.execute(_ADD_TO_FUNDS[conn.dialect.name], {"user_id": user_id, "amount": amount, "debt": debt})
+    return True
 
 
 def _exists(conn: Connection, kind: str, reference: str) -> bool:
@@ -259,9 +273,28 @@ def grant(
 
 
 def funds(conn: Connection, user_id: str) -> tuple[int, int]:
-    """(balance, debt) in one query."""
-    have, owed = conn.execute(_FUNDS, {"uid": user_id}).one()
-    return int(have), int(owed)
+    """(balance, debt): one row, the sums of the user's ledger entries so far."""
+    row = conn.execute(_FUNDS, {"uid": user_id}).first()
+    return (0, 0) if row is None else (int(row.balance), int(row.debt))
+
+
+def unbalanced(conn: Connection) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
+    """Users whose kept (balance, debt) differ from their ledger's sums, as (user, kept, summed):
+    none, unless something wrote the ledger without :func:`_insert`. Reads both tables whole."""
+    cl = credit_ledger
+    summed = {
+        r.user_id: (int(r.amount), int(r.debt))
+        for r in conn.execute(
+            sa.select(cl.c.user_id, sa.func.sum(cl.c.amount).label("amount"), sa.func.sum(cl.c.debt).label("debt"))
+            .group_by(cl.c.user_id)
+        )
+    }  # fmt: skip
+    kept = {r.user_id: (int(r.balance), int(r.debt)) for r in conn.execute(sa.select(credit_balances))}
+    return [
+        (uid, kept.get(uid, (0, 0)), summed.get(uid, (0, 0)))
+        for uid in sorted(summed.keys() | kept.keys())
+        if kept.get(uid, (0, 0)) != summed.get(uid, (0, 0))
+    ]
 
 
 def reserve_for_job(
@@ -418,4 +451,5 @@ __all__ = [
     "reserve_more",
     "reserved",
     "settle_job",
+    "unbalanced",
 ]

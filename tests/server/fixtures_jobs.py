@@ -44,6 +44,8 @@ def balance(db: Database, user_id: str) -> int:
     from octavia.server import credits
 
     with db.read() as conn:
+        # Every test that checks a balance also checks that the kept sums match the ledger.
+        assert credits.unbalanced(conn) == []
         return credits.balance(conn, user_id)
 
 

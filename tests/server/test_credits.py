@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from octavia.errors import InputError, InsufficientCredits
 from octavia.server import credits
-from octavia.server.db import Database
+from octavia.server.db import Database, utcnow
 from octavia.server.pricing import estimate_cost, started_minutes
 from octavia.server.settings import ServerSettings
 from octavia.server.tables import credit_ledger
@@ -223,3 +223,29 @@ def test_concurrent_reservations_never_overspend(db: Database, mode: str) -> Non
         for e in reversed(credits.history(conn, uid, limit=100)):
             running += e.amount
             assert running >= 0
+        assert credits.unbalanced(conn) == []  # 7 reserves kept, 13 refused wrote nothing
+
+
+def test_kept_balances_follow_every_entry_and_a_bypassing_write_shows(db: Database) -> None:
+    uid = _funded_user(db, 50)
+    job = _job()
+    with db.begin() as conn:
+        _insert_job(conn, uid, job, 20)
+        credits.reserve_for_job(conn, user_id=uid, job_id=job, amount=20)
+        credits.record_debt(conn, user_id=uid, amount=5, reference=f"debt:{uid}", note="t")
+    with db.begin() as conn:
+        assert credits.funds(conn, uid) == (30, 5)
+        assert not credits.grant(conn, user_id=uid, amount=50, reference=f"seed:{uid}")  # a replay: no change
+        credits.refund_job(conn, job_id=job)  # 20 back, 5 of them pay the debt
+        assert credits.funds(conn, uid) == (45, 0)
+        assert credits.unbalanced(conn) == []
+    with pytest.raises(_Undo), db.begin() as conn:  # rolled back: the database is shared
+        conn.execute(  # an entry written behind credits' back
+            sa.insert(credit_ledger).values(user_id=uid, kind="adjustment", amount=-3, created_at=utcnow())
+        )
+        assert credits.unbalanced(conn) == [(uid, (45, 0), (42, 0))]
+        raise _Undo
+
+
+class _Undo(Exception):
+    pass

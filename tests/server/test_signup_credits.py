@@ -62,9 +62,11 @@ def test_canonical_email() -> None:
 
 
 def test_migration_rekeys_existing_welcome_grants(tmp_path: Any) -> None:
-    """Grants made before 0003 (``signup:<user id>``) count for their mailbox afterwards."""
+    """Grants made before 0003 (``signup:<user id>``) count for their mailbox afterwards (and
+    0006 keeps their sum as the balance)."""
     import sqlalchemy as sa
 
+    from octavia.server import credits
     from octavia.server import tables as t
     from octavia.server.db import Database, migrate, utcnow
     from octavia.server.passwords import welcome_reference
@@ -90,8 +92,12 @@ def test_migration_rekeys_existing_welcome_grants(tmp_path: Any) -> None:
         migrate(url)
         with db.read() as conn:
             refs = dict(conn.execute(sa.select(t.credit_ledger.c.user_id, t.credit_ledger.c.reference)).all())
+            # 0006 filled credit_balances from the entries already there
+            kept = {uid: credits.funds(conn, uid) for uid in refs}
+            assert credits.unbalanced(conn) == []
     finally:
         db.dispose()
+    assert kept == {uid: (30, 0) for uid in ("usr_a", "usr_b", "usr_c")}
     assert refs == {
         "usr_a": welcome_reference("ann@example.com"),
         "usr_b": "signup:usr_b",  # the mailbox's key is taken by ann@; the entry itself stays

@@ -39,7 +39,7 @@ def _health(request: Request) -> dict[str, Any]:
 @router.get("/operators")
 def operators_page(request: Request, admin: AdminWebUser) -> Response:
     settings = get_settings(request)
-    u, j, c = tb.users, tb.jobs, tb.credit_ledger
+    u, j = tb.users, tb.jobs
     with get_db(request).read() as conn:
         counts: dict[str, int] = dict(
             conn.execute(sa.select(j.c.status, sa.func.count()).group_by(j.c.status)).all()
@@ -50,9 +50,7 @@ def operators_page(request: Request, admin: AdminWebUser) -> Response:
             .where(j.c.status == "running")
             .order_by(j.c.started_at)
         ).all()
-        bal = (
-            sa.select(c.c.user_id, sa.func.sum(c.c.amount).label("balance")).group_by(c.c.user_id).subquery()
-        )
+        bal = tb.credit_balances
         users = conn.execute(
             sa.select(
                 u.c.id,
