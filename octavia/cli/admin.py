@@ -42,7 +42,7 @@ def _database() -> Database:
     from octavia.server.db import Database
     from octavia.server.settings import load_server_settings
 
-    return Database(load_server_settings().db_url)
+    return Database.from_settings(load_server_settings())
 
 
 @credits_app.command("grant")

@@ -140,7 +140,7 @@ def run_consumer(
         per_process[pid](job_id)
 
     queue.set_runner(runner)
-    reaper_db = Database(settings.db_url)
+    reaper_db = Database.from_settings(settings)
 
     @huey.on_startup()
     def _after_fork() -> None:

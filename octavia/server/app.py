@@ -164,7 +164,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     settings = settings or load_server_settings()
     if settings.should_migrate():
         migrate(settings.db_url)
-    db = Database(settings.db_url)
+    db = Database.from_settings(settings)
     from octavia.server.authcache import AuthCache
 
     auth_cache = AuthCache()

@@ -17,13 +17,16 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from octavia.server.sqlite_lock import WriterLock
+
+if TYPE_CHECKING:
+    from octavia.server.settings import ServerSettings
 
 # Set by Database.without_waiting for the code it runs (context-local: one task or thread).
 _NO_WAIT: ContextVar[bool] = ContextVar("octavia_db_no_wait", default=False)
@@ -162,6 +165,15 @@ class Database:
         #: SQLite, where it runs on this machine's CPU and the writers' lock says at once
         #: whether it would wait. A PostgreSQL write waits on the network: a thread's job.
         self.writes_inline = self._write_lock is not None
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings) -> Database:
+        """The database of ``settings``, its PostgreSQL pool sized by them (SQLite's needs none:
+        opening its file is cheap, and one writer at a time is its limit)."""
+        url = settings.db_url
+        if is_sqlite(url):
+            return cls(url)
+        return cls(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
 
     @property
     def dialect(self) -> str:

@@ -102,7 +102,7 @@ class Worker:
         from octavia.server.storage import build_storage
 
         self.settings = settings
-        self.db = db or Database(settings.db_url)
+        self.db = db or Database.from_settings(settings)
         self.storage = storage or build_storage(settings)
         self.queue = queue
         self.metrics = metrics

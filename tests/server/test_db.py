@@ -130,3 +130,17 @@ def test_signing_key_is_generated_once_per_data_dir(tmp_path):
     k1, k2 = s.signing_key(), ServerSettings.model_validate({"data_dir": tmp_path}).signing_key()
     assert k1 == k2 and len(k1) >= 48
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.postgres
+def test_the_settings_size_the_postgres_pool(pg_database: str, tmp_path) -> None:
+    settings = ServerSettings(database_url=pg_database, data_dir=tmp_path, db_pool_size=3, db_max_overflow=1)
+    db = Database.from_settings(settings)
+    try:
+        conns = [db.engine.connect() for _ in range(4)]  # the pool's 3 and its 1 overflow
+        assert db.engine.pool.checkedout() == 4
+        for c in conns:
+            c.close()
+        assert db.engine.pool.checkedin() == 3  # the overflow one was closed, the 3 are kept
+    finally:
+        db.dispose()
