@@ -190,6 +190,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         mail_outbox.stop()
         await warm
         await warm_jobs
+        if db.async_reader is not None:
+            await db.async_reader.aclose()
         db.dispose()
 
     app = OctaviaApp(

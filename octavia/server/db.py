@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from octavia.server.async_reads import AsyncReader
 from octavia.server.sqlite_lock import WriterLock
 
 if TYPE_CHECKING:
@@ -84,15 +85,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     engine = sa.create_engine(url, **kwargs)
-    _ping_when_idle(engine)
+    ping_when_idle(engine)
     return engine
 
 
-#: A pooled connection idle longer than this is tested before use (see _ping_when_idle).
+#: A pooled connection idle longer than this is tested before use (see ping_when_idle).
 IDLE_PING_S = 5.0
 
 
-def _ping_when_idle(engine: Engine) -> None:
+def ping_when_idle(engine: Engine) -> None:
     """``pool_pre_ping``, but only for connections that sat idle in the pool for a while.
 
     A ping on every checkout was one more round trip per request (as many as the query
@@ -161,6 +162,12 @@ class Database:
         #: each way (measured: GET /v1/jobs/{id} p99 halved under 16 clients). A PostgreSQL
         #: read waits on the network (possibly another machine): that one stays in a thread.
         self.reads_inline = is_sqlite(url)
+        #: PostgreSQL through psycopg: an async route's reads run on its event loop, waiting for
+        #: the database without a thread (async_reads.py); other drivers read in threads.
+        self.async_reader: AsyncReader | None = None
+        if not is_sqlite(url) and AsyncReader.supports(url):
+            pool = {k: engine_kwargs[k] for k in ("pool_size", "max_overflow") if k in engine_kwargs}
+            self.async_reader = AsyncReader(url, **pool)
         #: Whether a short write may be tried on the event loop (:meth:`without_waiting`): on
         #: SQLite, where it runs on this machine's CPU and the writers' lock says at once
         #: whether it would wait. A PostgreSQL write waits on the network: a thread's job.

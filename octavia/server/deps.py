@@ -97,7 +97,8 @@ async def run_read(
     db: Database, fn: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs
 ) -> R:
     """``fn(conn, *args, **kwargs)`` in a read transaction, for an async route: on the event loop
-    where the database allows it (:attr:`Database.reads_inline`, SQLite), else in the thread pool."""
+    where the database allows it (:attr:`Database.reads_inline`, SQLite; :attr:`Database.
+    async_reader`, PostgreSQL through psycopg, awaiting the database), else in the thread pool."""
 
     def read() -> R:
         with db.read() as conn:
@@ -105,6 +106,8 @@ async def run_read(
 
     if db.reads_inline:
         return read()
+    if db.async_reader is not None:
+        return await db.async_reader.run(fn, *args, **kwargs)
     return await run_in_threadpool(read)
 
 

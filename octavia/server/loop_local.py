@@ -31,6 +31,10 @@ class LoopLocal(Generic[T]):
             self._by_loop[loop] = found
         return found
 
+    def pop(self) -> T | None:
+        """Forget this loop's object and answer it (None if none was built here)."""
+        return self._by_loop.pop(asyncio.get_running_loop(), None)
+
     def __len__(self) -> int:
         return len(self._by_loop)
 
