@@ -9,6 +9,7 @@ busy_timeout. Read-only work goes through :meth:`Database.read`.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from octavia.server.async_reads import AsyncReader
+from octavia.server.loop_local import LoopLocal
 from octavia.server.sqlite_lock import WriterLock
 
 if TYPE_CHECKING:
@@ -172,6 +174,9 @@ class Database:
         #: SQLite, where it runs on this machine's CPU and the writers' lock says at once
         #: whether it would wait. A PostgreSQL write waits on the network: a thread's job.
         self.writes_inline = self._write_lock is not None
+        #: The event loop's writers take turns here first (deps.run_write): while one waits in a
+        #: thread for another process's write, the others wait on this lock, without a thread.
+        self.loop_writers: LoopLocal[asyncio.Lock] = LoopLocal(asyncio.Lock)
 
     @classmethod
     def from_settings(cls, settings: ServerSettings) -> Database:
