@@ -33,10 +33,11 @@ class ServerSettings(Settings):
     )
     db_pool_size: int = Field(
         default=16, ge=1,
-        description="PostgreSQL connections each server or worker process keeps open. One needed "
-        "beyond them (and db_max_overflow) is opened for that request and closed after: size it "
-        "to a process's concurrent requests (measured: 5 cost a third of job creations/s under 16 "
-        "clients). Every process's pool_size + max_overflow must fit PostgreSQL's max_connections.",
+        description="PostgreSQL connections a pool keeps open (an API process has two: reads on "
+        "its event loop and the rest in threads; a worker one). Past them, up to db_max_overflow "
+        "more are opened for a request and closed after it: size it to a process's concurrent "
+        "requests (5 cost a quarter of job creations/s under 16 clients). Every pool's worst "
+        "case must fit PostgreSQL's max_connections (README: Running several server processes).",
     )  # fmt: skip
     db_max_overflow: int = Field(
         default=8, ge=0, description="Connections a PostgreSQL pool may open past db_pool_size."
