@@ -14,6 +14,7 @@ by :meth:`AsyncReader.aclose` from the app's shutdown.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,12 +39,15 @@ class AsyncReader:
 
     @staticmethod
     def supports(url: str) -> bool:
-        """Whether ``url`` names PostgreSQL through psycopg (3), the driver with an async mode."""
+        """Whether ``url`` names PostgreSQL through psycopg (3), the driver with an async mode,
+        and SQLAlchemy's asyncio bridge (greenlet, the server extra's ``sqlalchemy[asyncio]``)
+        is installed; if not, reads keep running in threads."""
         parsed = sa.engine.make_url(url)
-        return parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in (
-            "psycopg",
-            "psycopg_async",
-        )
+        if parsed.get_backend_name() != "postgresql":
+            return False
+        if parsed.get_driver_name() not in ("psycopg", "psycopg_async"):
+            return False
+        return importlib.util.find_spec("greenlet") is not None
 
     def _build(self) -> AsyncEngine:
         from sqlalchemy.ext.asyncio import create_async_engine

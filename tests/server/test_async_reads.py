@@ -69,3 +69,21 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced(
     assert before != after  # the dead one was pinged, discarded and replaced: no error reached us
     db.dispose()
     admin.dispose()
+
+
+def test_without_greenlet_reads_run_in_threads(pg_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "greenlet" else real(name, *a)
+    )
+    db = Database(pg_database)
+    assert db.async_reader is None  # an install without sqlalchemy[asyncio]: no crash, threads
+
+    async def main() -> tuple[int, int, int]:
+        return await run_read(db, _pid_and_thread, 0)
+
+    _pid, thread, _ = asyncio.run(main())
+    assert thread != threading.get_ident()
+    db.dispose()
