@@ -4,7 +4,9 @@
 (USER = email or user id). A negative N (after ``--``: ``grant USER -- -50``) is written as an ``adjustment`` and is refused when it
 would make the balance negative. ``--reference`` makes the command safe to re-run (a second
 run with the same reference changes nothing). ``octavia admin credits show USER`` prints the
-balance and the latest entries. The database comes from the server settings (``OCTAVIA_*``
+balance and the latest entries. ``octavia admin credits check`` compares every user's kept
+balance and debt with the sums of their ledger entries (exit 1 on a mismatch, for monitoring).
+The database comes from the server settings (``OCTAVIA_*``
 environment / config file), so SQLite and PostgreSQL both work.
 """
 
@@ -105,6 +107,36 @@ def show_credits(
         typer.echo(
             f"  {e.created_at:%Y-%m-%d %H:%M} {e.kind:<10} {e.amount:>+7}{ref} {e.note or ''}".rstrip()
         )
+
+
+@credits_app.command("check")
+def check_credits() -> None:
+    """Check every user's balance and debt against the sums of their ledger entries (exit 1 if any differ)."""
+    import sqlalchemy as sa
+
+    from octavia.server import credits
+    from octavia.server.tables import credit_ledger
+
+    db = _database()
+    try:
+        with db.read() as conn:
+            wrong = credits.unbalanced(conn)
+            entries = conn.execute(sa.select(sa.func.count()).select_from(credit_ledger)).scalar_one()
+    finally:
+        db.dispose()
+    if not wrong:
+        typer.echo(f"Every balance matches the ledger ({entries} entries).")
+        return
+    for user_id, (kept, kept_debt), (summed, summed_debt) in wrong:
+        typer.echo(
+            f"{user_id}: kept balance {kept}, debt {kept_debt}; ledger sums {summed}, {summed_debt}", err=True
+        )
+    typer.echo(
+        f"{len(wrong)} balance(s) differ from the ledger: something wrote credit_ledger without octavia's "
+        "credits functions. The ledger is the record; report this before changing either.",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

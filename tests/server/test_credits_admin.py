@@ -65,3 +65,32 @@ def test_errors_are_clear_and_change_nothing(db: Database, db_url: str, tmp_path
     with db.read() as conn:
         assert credits.balance(conn, uid) == 0
     db.dispose()
+
+
+def test_check_finds_a_balance_that_differs_from_the_ledger(
+    db: Database, db_url: str, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    from octavia.server.db import utcnow
+    from octavia.server.tables import credit_ledger
+
+    uid = make_user(db)
+    assert _octavia(db_url, tmp_path, "grant", uid, "30").returncode == 0
+    r = _octavia(db_url, tmp_path, "check")
+    assert r.returncode == 0 and "Every balance matches the ledger" in r.stdout, r.stderr
+    with db.begin() as conn:  # an entry written behind credits' back (a hand-made SQL fix, say)
+        bad = conn.execute(
+            sa.insert(credit_ledger)
+            .values(user_id=uid, kind="adjustment", amount=-7, created_at=utcnow())
+            .returning(credit_ledger.c.id)
+        ).scalar_one()
+    try:
+        r = _octavia(db_url, tmp_path, "check")
+        assert r.returncode == 1
+        assert f"{uid}: kept balance 30, debt 0; ledger sums 23, 0" in r.stderr
+        assert "1 balance(s) differ" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        with db.begin() as conn:  # the database is shared with other tests
+            conn.execute(sa.delete(credit_ledger).where(credit_ledger.c.id == bad))
+        db.dispose()
