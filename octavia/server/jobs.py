@@ -199,7 +199,7 @@ def _replay(row: Any, digest: str) -> Any:
 
 
 class _Replay(Exception):
-    """Control flow inside create_job (roll back, then answer this earlier job); never escapes."""
+    """Control flow inside insert_job (roll back, then answer this earlier job); never escapes."""
 
     def __init__(self, row: Any) -> None:
         self.row = row
@@ -230,23 +230,16 @@ def prepare_job(settings: ServerSettings, req: JobRequest) -> PreparedJob:
     return PreparedJob(req, options, req.digest())
 
 
-def create_job(
-    db: Database, settings: ServerSettings, *, user_id: str, req: JobRequest, idempotency_key: str | None
-) -> tuple[Any, bool]:
-    """Insert the job and reserve its credits; returns (row, created). Enqueue after this."""
-    return insert_job(
-        db, settings, prepare_job(settings, req), user_id=user_id, idempotency_key=idempotency_key
-    )
-
-
 def insert_job(
     db: Database, settings: ServerSettings, job: PreparedJob, *, user_id: str, idempotency_key: str | None
 ) -> tuple[Any, bool]:
-    """:func:`create_job`'s transaction: one ``db.begin()``, so it may be tried again (deps.run_write).
+    """Insert a :func:`prepare_job`-ed job and reserve its credits; returns (row, created).
+    Enqueue after this. One ``db.begin()``, so it may be tried again (deps.run_write).
 
-    The common case is five statements in one transaction: the upload, the job INSERT (its
+    The common case is six statements in one transaction: the upload, the job INSERT (its
     idempotency check and its re-read folded in: ON CONFLICT DO NOTHING RETURNING), the user
-    lock, the balance, the reservation; plus the ``queued`` event.
+    lock, the balance (one credit_balances row), the reservation and its balance update; plus
+    the ``queued`` event.
     """
     from octavia.server.pricing import billable_seconds, estimate_cost
 
@@ -381,14 +374,16 @@ __all__ = [
     "JobFinished",
     "JobRequest",
     "NotFound",
+    "PreparedJob",
     "cancel_job",
     "check_kind",
     "check_options",
-    "create_job",
     "event",
     "events_after",
+    "insert_job",
     "job_dict",
     "list_jobs",
     "owned_job",
+    "prepare_job",
     "target_languages",
 ]

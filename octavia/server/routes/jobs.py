@@ -42,7 +42,7 @@ class JobCreate(BaseModel):
     formats: list[Annotated[str, Field(min_length=2, max_length=8)]] = Field(
         default_factory=lambda: ["srt"], min_length=1, max_length=5
     )
-    # Validated per kind in jobs.create_job (a 422 names the option); the schema documents it.
+    # Validated per kind in jobs.prepare_job (a 422 names the option); the schema documents it.
     options: Annotated[dict[str, Any], WithJsonSchema(options_schema())] = Field(default_factory=dict)
     project_id: str | None = Field(None, max_length=40)
 
