@@ -49,7 +49,7 @@ import sqlalchemy as sa
 
 from octavia.errors import InputError, InsufficientCredits
 from octavia.server.authcache import NEUTRAL
-from octavia.server.db import utcnow
+from octavia.server.db import insert_for, utcnow
 from octavia.server.pricing import estimate_cost
 from octavia.server.tables import credit_balances, credit_ledger, users
 
@@ -107,14 +107,11 @@ def insert_ignore(conn: Connection, table: sa.Table, values: dict[str, Any], key
     Used instead of catching IntegrityError because on PostgreSQL a failed INSERT aborts the
     whole transaction, and the caller's other writes must survive a duplicate.
     """
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    stmt = (
+        insert_for(conn.dialect.name, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(keys))
+    )
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT that SQLAlchemy made RETURNING.
     return conn.execute(stmt.returning(*table.primary_key.columns)).first() is not None
 
@@ -133,10 +130,7 @@ _FUNDS = sa.select(credit_balances.c.balance, credit_balances.c.debt).where(
 
 def _add_to_funds(dialect: str) -> Any:
     """Add an entry's amount and debt to its user's credit_balances row (made on first use)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new = insert(credit_balances).values(
+    new = insert_for(dialect, credit_balances).values(
         user_id=sa.bindparam("user_id"), balance=sa.bindparam("amount"), debt=sa.bindparam("debt")
     )
     return new.on_conflict_do_update(

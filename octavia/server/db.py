@@ -78,6 +78,14 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def insert_for(dialect: str, table: sa.Table) -> Any:
+    """``INSERT INTO table`` in the dialect's own construct, the one with ``on_conflict_do_*``
+    (PostgreSQL's or SQLite's; they spell ON CONFLICT alike)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if is_sqlite(url):
         db_path = sa.engine.make_url(url).database

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from octavia.errors import InputError, OctaviaError
 from octavia.server import credits
 from octavia.server import tables as t
-from octavia.server.db import new_id, owned_row, utcnow
+from octavia.server.db import insert_for, new_id, owned_row, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -171,11 +171,8 @@ _PROJECT = sa.select(t.projects.c.id).where(
 def _insert_job(dialect: str) -> Any:
     """INSERT … ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING the row: one statement
     that creates the job or, for a key already used, returns nothing (then: replay)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(t.jobs)
+        insert_for(dialect, t.jobs)
         .on_conflict_do_nothing(index_elements=["user_id", "idempotency_key"])
         .returning(*t.jobs.c)
     )
