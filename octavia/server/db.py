@@ -175,7 +175,7 @@ class Database:
         #: PostgreSQL through psycopg: an async route's reads run on its event loop, waiting for
         #: the database without a thread (async_reads.py); other drivers read in threads.
         self.async_reader: AsyncReader | None = None
-        if not is_sqlite(url) and AsyncReader.supports(url):
+        if AsyncReader.supports(url):  # PostgreSQL through psycopg only
             pool = {k: engine_kwargs[k] for k in ("pool_size", "max_overflow") if k in engine_kwargs}
             self.async_reader = AsyncReader(url, **pool)
         #: Whether a short write may be tried on the event loop (:meth:`without_waiting`): on
